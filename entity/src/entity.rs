@@ -1,0 +1,189 @@
+//! The four entity kinds behind one enum, as the store keeps them: one id space per namespace, each
+//! document tagged with its `entityType`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::action::Action;
+use crate::name::{EntityName, EntityPath, FullyQualifiedName};
+use crate::package::Package;
+use crate::params::Params;
+use crate::rule::Rule;
+use crate::semver::SemVer;
+use crate::trigger::Trigger;
+use crate::{EntityError, EpochMillis};
+
+/// The REST collections that hold entities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Collection {
+    Actions,
+    Packages,
+    Triggers,
+    Rules,
+}
+
+impl Collection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Collection::Actions => "actions",
+            Collection::Packages => "packages",
+            Collection::Triggers => "triggers",
+            Collection::Rules => "rules",
+        }
+    }
+
+    pub fn entity_type(self) -> &'static str {
+        match self {
+            Collection::Actions => "action",
+            Collection::Packages => "package",
+            Collection::Triggers => "trigger",
+            Collection::Rules => "rule",
+        }
+    }
+
+    pub fn from_entity_type(s: &str) -> Option<Collection> {
+        [Collection::Actions, Collection::Packages, Collection::Triggers, Collection::Rules]
+            .into_iter()
+            .find(|c| c.entity_type() == s)
+    }
+}
+
+/// Any entity.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entity {
+    Action(Action),
+    Package(Package),
+    Trigger(Trigger),
+    Rule(Rule),
+}
+
+impl Entity {
+    pub fn collection(&self) -> Collection {
+        match self {
+            Entity::Action(_) => Collection::Actions,
+            Entity::Package(_) => Collection::Packages,
+            Entity::Trigger(_) => Collection::Triggers,
+            Entity::Rule(_) => Collection::Rules,
+        }
+    }
+
+    pub fn fqn(&self) -> FullyQualifiedName {
+        let (path, name) = match self {
+            Entity::Action(e) => (&e.namespace, &e.name),
+            Entity::Package(e) => (&e.namespace, &e.name),
+            Entity::Trigger(e) => (&e.namespace, &e.name),
+            Entity::Rule(e) => (&e.namespace, &e.name),
+        };
+        FullyQualifiedName::new(path.clone(), name.clone())
+    }
+
+    pub fn updated(&self) -> EpochMillis {
+        match self {
+            Entity::Action(e) => e.updated,
+            Entity::Package(e) => e.updated,
+            Entity::Trigger(e) => e.updated,
+            Entity::Rule(e) => e.updated,
+        }
+    }
+
+    /// The document the store keeps: the entity's JSON with its `entityType`.
+    pub fn to_document(&self) -> Value {
+        let mut v = match self {
+            Entity::Action(e) => serde_json::to_value(e),
+            Entity::Package(e) => serde_json::to_value(e),
+            Entity::Trigger(e) => serde_json::to_value(e),
+            Entity::Rule(e) => serde_json::to_value(e),
+        }
+        .expect("entities serialize");
+        v["entityType"] = Value::String(self.collection().entity_type().into());
+        v
+    }
+
+    /// Reads a stored document back.
+    pub fn from_document(v: Value) -> Result<Entity, String> {
+        let kind = v.get("entityType").and_then(Value::as_str).ok_or("document has no entityType")?;
+        let c = Collection::from_entity_type(kind).ok_or_else(|| format!("unknown entityType {kind}"))?;
+        let e = |e: serde_json::Error| e.to_string();
+        Ok(match c {
+            Collection::Actions => Entity::Action(serde_json::from_value(v).map_err(e)?),
+            Collection::Packages => Entity::Package(serde_json::from_value(v).map_err(e)?),
+            Collection::Triggers => Entity::Trigger(serde_json::from_value(v).map_err(e)?),
+            Collection::Rules => Entity::Rule(serde_json::from_value(v).map_err(e)?),
+        })
+    }
+}
+
+/// The fields every PUT body may carry, read leniently as upstream reads them: unknown fields are
+/// ignored, and `null` means "not given".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PutCommon {
+    pub version: Option<SemVer>,
+    pub publish: Option<bool>,
+    pub annotations: Option<Params>,
+    pub parameters: Option<Params>,
+}
+
+/// A field of a body object, with `null` read as absent.
+pub fn field<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    o.get(key).filter(|v| !v.is_null())
+}
+
+impl PutCommon {
+    pub fn from_json(o: &Map<String, Value>) -> Result<Self, EntityError> {
+        let version = match field(o, "version") {
+            None => None,
+            Some(Value::String(s)) => {
+                Some(SemVer::parse(s).ok_or_else(|| EntityError::malformed("semantic version malformed"))?)
+            }
+            Some(_) => return Err(EntityError::malformed("semantic version malformed")),
+        };
+        let publish = match field(o, "publish") {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => return Err(EntityError::malformed("Expected Boolean as JsBoolean")),
+        };
+        let annotations = field(o, "annotations").map(Params::from_json).transpose()?;
+        let parameters = field(o, "parameters").map(Params::from_json).transpose()?;
+        Ok(PutCommon { version, publish, annotations, parameters })
+    }
+
+    /// 413 when parameters or annotations are over the limit, checked before anything else.
+    pub fn check_sizes(&self, parameter_limit: usize) -> Result<(), EntityError> {
+        if let Some(p) = &self.parameters {
+            if p.size() > parameter_limit {
+                return Err(EntityError::too_large("parameters", p.size(), parameter_limit));
+            }
+        }
+        if let Some(a) = &self.annotations {
+            if a.size() > parameter_limit {
+                return Err(EntityError::too_large("annotations", a.size(), parameter_limit));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads the body of a PUT as a JSON object (an empty body is `{}`).
+pub fn body_object(v: &Value) -> Result<&Map<String, Value>, EntityError> {
+    v.as_object().ok_or_else(|| EntityError::malformed("Object expected in field 'body'"))
+}
+
+/// `{path, name}`: how rules name their trigger and action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathName {
+    pub path: EntityPath,
+    pub name: EntityName,
+}
+
+impl From<&FullyQualifiedName> for PathName {
+    fn from(f: &FullyQualifiedName) -> Self {
+        PathName { path: f.path.clone(), name: f.name.clone() }
+    }
+}
+
+impl PathName {
+    pub fn fqn(&self) -> FullyQualifiedName {
+        FullyQualifiedName::new(self.path.clone(), self.name.clone())
+    }
+}

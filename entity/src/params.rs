@@ -1,0 +1,178 @@
+//! Parameter and annotation lists: `[{"key": "k", "value": <any JSON>}]`.
+//!
+//! Keys are unique (a later entry replaces an earlier one in place). A parameter may carry `"init": true`,
+//! offered to the container at `/init` only, and `"encryption"` when the operator encrypts values.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::EntityError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Param {
+    pub key: String,
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Params(Vec<Param>);
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Params::from_json(&v).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Params {
+    pub fn new() -> Self {
+        Params(Vec::new())
+    }
+
+    /// Reads a list as a PUT body carries it, refusing anything that is not an array of `{key, value}`.
+    pub fn from_json(v: &Value) -> Result<Self, EntityError> {
+        let malformed = || EntityError::malformed("parameters malformed!");
+        let Value::Array(items) = v else {
+            return Err(malformed());
+        };
+        let mut out = Params::new();
+        for item in items {
+            let Value::Object(o) = item else {
+                return Err(EntityError::malformed("invalid parameter"));
+            };
+            let Some(Value::String(key)) = o.get("key") else {
+                return Err(malformed());
+            };
+            let value = o.get("value").cloned().unwrap_or(Value::Null);
+            let init = match o.get("init") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(malformed()),
+            };
+            let encryption = o.get("encryption").filter(|e| !e.is_null()).cloned();
+            out.insert(Param { key: key.clone(), value, init, encryption });
+        }
+        Ok(out)
+    }
+
+    /// Builds a list from pairs, each a plain parameter.
+    pub fn from_pairs<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Self {
+        let mut p = Params::new();
+        for (k, v) in pairs {
+            p.set(k, v);
+        }
+        p
+    }
+
+    fn insert(&mut self, param: Param) {
+        match self.0.iter_mut().find(|p| p.key == param.key) {
+            Some(slot) => *slot = param,
+            None => self.0.push(param),
+        }
+    }
+
+    pub fn set(&mut self, key: impl Into<String>, value: Value) {
+        self.insert(Param { key: key.into(), value, init: false, encryption: None });
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|p| p.key == key).map(|p| &p.value)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.iter().any(|p| p.key == key)
+    }
+
+    /// True when the key is present with the JSON value `true`.
+    pub fn is_true(&self, key: &str) -> bool {
+        self.get(key) == Some(&Value::Bool(true))
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.0.retain(|p| p.key != key);
+    }
+
+    /// `self` overridden by `other`, key by key (OpenWhisk's `++`).
+    pub fn merged(&self, other: &Params) -> Params {
+        let mut out = self.clone();
+        for p in &other.0 {
+            out.insert(p.clone());
+        }
+        out
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Param> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Size as the platform counts it: key bytes plus compact JSON value bytes, summed.
+    pub fn size(&self) -> usize {
+        self.0
+            .iter()
+            .map(|p| p.key.len() + serde_json::to_string(&p.value).map(|s| s.len()).unwrap_or(0))
+            .sum()
+    }
+
+    /// The parameters as a JSON object (`{"k": v}`), as an action receives them.
+    pub fn to_object(&self) -> serde_json::Map<String, Value> {
+        self.0.iter().map(|p| (p.key.clone(), p.value.clone())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_later_key_replaces_an_earlier_one_in_place() {
+        let p = Params::from_json(&json!([
+            {"key": "a", "value": 1}, {"key": "b", "value": 2}, {"key": "a", "value": 3}
+        ]))
+        .unwrap();
+        assert_eq!(serde_json::to_value(&p).unwrap(), json!([{"key":"a","value":3},{"key":"b","value":2}]));
+    }
+
+    #[test]
+    fn init_is_kept_and_written_only_when_true() {
+        let p = Params::from_json(&json!([{"key": "a", "value": 1, "init": true}, {"key": "b", "value": null, "init": false}]))
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            json!([{"key":"a","value":1,"init":true},{"key":"b","value":null}])
+        );
+    }
+
+    #[test]
+    fn size_counts_keys_and_compact_values() {
+        let p = Params::from_pairs([("ab", json!("xy")), ("c", json!({"d": 1}))]);
+        assert_eq!(p.size(), 2 + 4 + 1 + 7);
+    }
+
+    #[test]
+    fn malformed_lists_are_refused() {
+        for bad in [json!({}), json!([1]), json!([{"value": 1}]), json!([{"key": 1, "value": 1}])] {
+            assert!(Params::from_json(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn merging_overrides_by_key() {
+        let a = Params::from_pairs([("x", json!(1)), ("y", json!(2))]);
+        let b = Params::from_pairs([("y", json!(3)), ("z", json!(4))]);
+        assert_eq!(a.merged(&b).to_object(), json!({"x":1,"y":3,"z":4}).as_object().unwrap().clone());
+    }
+}
