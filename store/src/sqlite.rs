@@ -1,0 +1,416 @@
+//! The embedded backend: one SQLite file (`owl.db`) in the data directory.
+//!
+//! Each document is a JSON text with the columns its queries need beside it. Writes run in
+//! `BEGIN IMMEDIATE` transactions that compare the stored revision first, so two writers of one entity
+//! can never both win, even from two processes. WAL journaling lets readers run beside the writer.
+//! Calls run on tokio's blocking pool: SQLite is synchronous and a commit may wait on the disk.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use owl_entity::activation::{Activation, ActivationId};
+use owl_entity::entity::Entity;
+use owl_entity::identity::{AuthKey, Identity, NamespaceLimits, Subject};
+use owl_entity::name::EntityName;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::{ActivationQuery, EntityKeys, EntityQuery, Result, Rev, Scope, Store, StoreError, Stored, new_rev};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS entities (
+    id TEXT PRIMARY KEY, rev TEXT NOT NULL, collection TEXT NOT NULL, root TEXT NOT NULL,
+    path TEXT NOT NULL, updated INTEGER NOT NULL, public INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS entities_by_root ON entities (collection, root, updated DESC);
+CREATE INDEX IF NOT EXISTS entities_by_path ON entities (collection, path, updated DESC);
+CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, rev TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS namespace_keys (
+    uuid TEXT PRIMARY KEY, key TEXT NOT NULL, namespace TEXT NOT NULL, subject TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS namespace_keys_by_namespace ON namespace_keys (namespace);
+CREATE TABLE IF NOT EXISTS namespace_limits (namespace TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS activations (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, name_key TEXT NOT NULL, start INTEGER NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (namespace, id));
+CREATE INDEX IF NOT EXISTS activations_by_start ON activations (namespace, start DESC, id DESC);
+CREATE INDEX IF NOT EXISTS activations_by_name ON activations (namespace, name_key, start DESC, id DESC);
+"#;
+
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict,
+            _ => backend(e),
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(id: &str, doc: &str) -> Result<T> {
+    serde_json::from_str(doc).map_err(|_| StoreError::Corrupt(id.to_string()))
+}
+
+fn decode_entity(id: &str, doc: &str) -> Result<Entity> {
+    let v: serde_json::Value = decode(id, doc)?;
+    Entity::from_document(v).map_err(|_| StoreError::Corrupt(id.to_string()))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `owl.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(backend)?;
+        Self::open_file(&dir.join("owl.db"))
+    }
+
+    pub fn open_file(path: &Path) -> Result<SqliteStore> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL with NORMAL survives a crash of the process without loss; a power cut may drop the last
+        // commits but never corrupts the file.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut c)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn check_rev(current: Option<String>, expected: Option<&Rev>) -> Result<()> {
+    match (current, expected) {
+        (None, None) => Ok(()),
+        (Some(c), Some(e)) if c == e.0 => Ok(()),
+        (None, Some(_)) => Err(StoreError::NotFound),
+        _ => Err(StoreError::Conflict),
+    }
+}
+
+fn limit_sql(limit: Option<usize>) -> i64 {
+    limit.map_or(-1, |l| l as i64)
+}
+
+fn activation_where(q: &ActivationQuery) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value as V;
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut args = Vec::new();
+    if let Some(ns) = &q.namespace {
+        clauses.push("namespace = ?".into());
+        args.push(V::Text(ns.to_string()));
+    }
+    if let Some(n) = &q.name {
+        clauses.push("name_key = ?".into());
+        args.push(V::Text(n.clone()));
+    }
+    if let Some(s) = q.since {
+        clauses.push("start >= ?".into());
+        args.push(V::Integer(s));
+    }
+    if let Some(u) = q.upto {
+        clauses.push("start <= ?".into());
+        args.push(V::Integer(u));
+    }
+    (clauses.join(" AND "), args)
+}
+
+fn entity_where(q: &EntityQuery) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value as V;
+    let (col, value) = match &q.scope {
+        Scope::Namespace(ns) => ("root", ns.to_string()),
+        Scope::Path(p) => ("path", p.to_string()),
+    };
+    let public = if q.public_only { " AND public = 1" } else { "" };
+    (
+        format!("collection = ? AND {col} = ?{public}"),
+        vec![V::Text(q.collection.as_str().into()), V::Text(value)],
+    )
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get_entity(&self, id: &str) -> Result<Option<Stored<Entity>>> {
+        let id = id.to_string();
+        self.run(move |c| {
+            let row: Option<(String, String)> = c
+                .query_row("SELECT rev, doc FROM entities WHERE id = ?", [&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            row.map(|(rev, doc)| Ok(Stored { rev: Rev(rev), value: decode_entity(&id, &doc)? })).transpose()
+        })
+        .await
+    }
+
+    async fn put_entity(&self, entity: &Entity, rev: Option<&Rev>) -> Result<Rev> {
+        let keys = EntityKeys::of(entity);
+        let doc = entity.to_document().to_string();
+        let rev = rev.cloned();
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<String> =
+                tx.query_row("SELECT rev FROM entities WHERE id = ?", [&keys.id], |r| r.get(0)).optional()?;
+            check_rev(current, rev.as_ref())?;
+            let new = new_rev(rev.as_ref());
+            tx.execute(
+                "INSERT OR REPLACE INTO entities (id, rev, collection, root, path, updated, public, doc)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                params![keys.id, new.0, keys.collection.as_str(), keys.root, keys.path, keys.updated, keys.public, doc],
+            )?;
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn delete_entity(&self, id: &str, rev: &Rev) -> Result<()> {
+        let (id, rev) = (id.to_string(), rev.clone());
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<String> =
+                tx.query_row("SELECT rev FROM entities WHERE id = ?", [&id], |r| r.get(0)).optional()?;
+            check_rev(current, Some(&rev))?;
+            tx.execute("DELETE FROM entities WHERE id = ?", [&id])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_entities(&self, q: &EntityQuery) -> Result<Vec<Entity>> {
+        let q = q.clone();
+        self.run(move |c| {
+            let (clause, mut args) = entity_where(&q);
+            args.push(rusqlite::types::Value::Integer(limit_sql(q.limit)));
+            args.push(rusqlite::types::Value::Integer(q.skip as i64));
+            let sql = format!("SELECT id, doc FROM entities WHERE {clause} ORDER BY updated DESC, id LIMIT ? OFFSET ?");
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|r| {
+                let (id, doc) = r?;
+                decode_entity(&id, &doc)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn count_entities(&self, q: &EntityQuery) -> Result<u64> {
+        let q = q.clone();
+        self.run(move |c| {
+            let (clause, args) = entity_where(&q);
+            let n: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM entities WHERE {clause}"),
+                rusqlite::params_from_iter(args),
+                |r| r.get(0),
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn get_subject(&self, subject: &str) -> Result<Option<Stored<Subject>>> {
+        let subject = subject.to_string();
+        self.run(move |c| {
+            let row: Option<(String, String)> = c
+                .query_row("SELECT rev, doc FROM subjects WHERE subject = ?", [&subject], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            row.map(|(rev, doc)| Ok(Stored { rev: Rev(rev), value: decode(&subject, &doc)? })).transpose()
+        })
+        .await
+    }
+
+    async fn put_subject(&self, subject: &Subject, rev: Option<&Rev>) -> Result<Rev> {
+        let subject = subject.clone();
+        let rev = rev.cloned();
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<String> = tx
+                .query_row("SELECT rev FROM subjects WHERE subject = ?", [&subject.subject], |r| r.get(0))
+                .optional()?;
+            check_rev(current, rev.as_ref())?;
+            let new = new_rev(rev.as_ref());
+            let doc = serde_json::to_string(&subject).map_err(backend)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO subjects (subject, rev, doc) VALUES (?, ?, ?)",
+                params![subject.subject, new.0, doc],
+            )?;
+            tx.execute("DELETE FROM namespace_keys WHERE subject = ?", [&subject.subject])?;
+            for ns in &subject.namespaces {
+                // The primary key on uuid refuses a key another subject holds: a conflict.
+                tx.execute(
+                    "INSERT INTO namespace_keys (uuid, key, namespace, subject) VALUES (?, ?, ?, ?)",
+                    params![ns.uuid, ns.key, ns.name.as_str(), subject.subject],
+                )?;
+            }
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn delete_subject(&self, subject: &str, rev: &Rev) -> Result<()> {
+        let (subject, rev) = (subject.to_string(), rev.clone());
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<String> =
+                tx.query_row("SELECT rev FROM subjects WHERE subject = ?", [&subject], |r| r.get(0)).optional()?;
+            check_rev(current, Some(&rev))?;
+            tx.execute("DELETE FROM namespace_keys WHERE subject = ?", [&subject])?;
+            tx.execute("DELETE FROM subjects WHERE subject = ?", [&subject])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_subjects(&self) -> Result<Vec<Subject>> {
+        self.run(|c| {
+            let mut stmt = c.prepare_cached("SELECT subject, doc FROM subjects ORDER BY subject")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|r| {
+                let (id, doc) = r?;
+                decode(&id, &doc)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn identity_for_key(&self, key: &AuthKey) -> Result<Option<Identity>> {
+        let key = key.clone();
+        self.run(move |c| {
+            let row: Option<(String, String)> = c
+                .query_row(
+                    "SELECT s.doc, k.namespace FROM namespace_keys k JOIN subjects s ON s.subject = k.subject
+                     WHERE k.uuid = ? AND k.key = ?",
+                    [&key.uuid, &key.key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((doc, namespace)) = row else { return Ok(None) };
+            let subject: Subject = decode(&key.uuid, &doc)?;
+            if subject.blocked {
+                return Ok(None);
+            }
+            let limits: Option<String> = c
+                .query_row("SELECT doc FROM namespace_limits WHERE namespace = ?", [&namespace], |r| r.get(0))
+                .optional()?;
+            let limits = limits.map(|d| decode(&namespace, &d)).transpose()?.unwrap_or_default();
+            let namespace = EntityName::new(namespace.clone()).map_err(|_| StoreError::Corrupt(namespace))?;
+            Ok(Some(Identity { subject: subject.subject, namespace, authkey: key, limits }))
+        })
+        .await
+    }
+
+    async fn subjects_of_namespace(&self, namespace: &EntityName) -> Result<Vec<Subject>> {
+        let ns = namespace.to_string();
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT s.subject, s.doc FROM namespace_keys k JOIN subjects s ON s.subject = k.subject
+                 WHERE k.namespace = ? ORDER BY s.subject",
+            )?;
+            let rows = stmt.query_map([&ns], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|r| {
+                let (id, doc) = r?;
+                decode(&id, &doc)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn get_limits(&self, namespace: &EntityName) -> Result<Option<NamespaceLimits>> {
+        let ns = namespace.to_string();
+        self.run(move |c| {
+            let doc: Option<String> =
+                c.query_row("SELECT doc FROM namespace_limits WHERE namespace = ?", [&ns], |r| r.get(0)).optional()?;
+            doc.map(|d| decode(&ns, &d)).transpose()
+        })
+        .await
+    }
+
+    async fn put_limits(&self, namespace: &EntityName, limits: Option<&NamespaceLimits>) -> Result<()> {
+        let ns = namespace.to_string();
+        let doc = limits.map(serde_json::to_string).transpose().map_err(backend)?;
+        self.run(move |c| {
+            match doc {
+                Some(d) => c.execute("INSERT OR REPLACE INTO namespace_limits (namespace, doc) VALUES (?, ?)", [&ns, &d])?,
+                None => c.execute("DELETE FROM namespace_limits WHERE namespace = ?", [&ns])?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_activation(&self, a: &Activation) -> Result<()> {
+        let doc = serde_json::to_string(a).map_err(backend)?;
+        let (ns, id, name_key, start) =
+            (a.namespace.root().to_string(), a.activation_id.to_string(), a.filter_name(), a.start);
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO activations (namespace, id, name_key, start, doc) VALUES (?, ?, ?, ?, ?)",
+                params![ns, id, name_key, start, doc],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_activation(&self, namespace: &EntityName, id: &ActivationId) -> Result<Option<Activation>> {
+        let (ns, id) = (namespace.to_string(), id.to_string());
+        self.run(move |c| {
+            let doc: Option<String> = c
+                .query_row("SELECT doc FROM activations WHERE namespace = ? AND id = ?", [&ns, &id], |r| r.get(0))
+                .optional()?;
+            doc.map(|d| decode(&id, &d)).transpose()
+        })
+        .await
+    }
+
+    async fn list_activations(&self, q: &ActivationQuery) -> Result<Vec<Activation>> {
+        let q = q.clone();
+        self.run(move |c| {
+            let (clause, mut args) = activation_where(&q);
+            args.push(rusqlite::types::Value::Integer(limit_sql(q.limit)));
+            args.push(rusqlite::types::Value::Integer(q.skip as i64));
+            let sql = format!("SELECT id, doc FROM activations WHERE {clause} ORDER BY start DESC, id DESC LIMIT ? OFFSET ?");
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|r| {
+                let (id, doc) = r?;
+                decode(&id, &doc)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn count_activations(&self, q: &ActivationQuery) -> Result<u64> {
+        let q = q.clone();
+        self.run(move |c| {
+            let (clause, args) = activation_where(&q);
+            let n: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM activations WHERE {clause}"),
+                rusqlite::params_from_iter(args),
+                |r| r.get(0),
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}

@@ -1,0 +1,291 @@
+//! The store contract, run against every backend: the in-memory twin and SQLite.
+
+use std::sync::Arc;
+
+use owl_entity::activation::{Activation, ActivationId, ActivationResponse, StatusCode};
+use owl_entity::entity::{Collection, Entity};
+use owl_entity::exec::Exec;
+use owl_entity::identity::{AuthKey, NamespaceKey, NamespaceLimits, Subject};
+use owl_entity::limits::{ActionLimits, LimitBounds};
+use owl_entity::name::{EntityName, EntityPath};
+use owl_entity::package::{Binding, Package};
+use owl_entity::params::Params;
+use owl_entity::semver::SemVer;
+use owl_store::{ActivationQuery, EntityQuery, Scope, Store, StoreError};
+use serde_json::json;
+
+fn name(s: &str) -> EntityName {
+    EntityName::new(s).unwrap()
+}
+
+fn action(path: &str, n: &str, updated: i64) -> Entity {
+    Entity::Action(owl_entity::action::Action {
+        namespace: EntityPath::parse(path).unwrap(),
+        name: name(n),
+        version: SemVer::default(),
+        publish: false,
+        exec: Exec::Code { kind: "nodejs:20".into(), code: "x".into(), main: None, binary: false },
+        parameters: Params::new(),
+        limits: ActionLimits::defaults(&LimitBounds::default()),
+        annotations: Params::new(),
+        updated,
+    })
+}
+
+fn package(ns: &str, n: &str, publish: bool, binding: Option<Binding>, updated: i64) -> Entity {
+    Entity::Package(Package {
+        namespace: EntityPath::parse(ns).unwrap(),
+        name: name(n),
+        version: SemVer::default(),
+        publish,
+        binding,
+        parameters: Params::new(),
+        annotations: Params::new(),
+        updated,
+    })
+}
+
+fn subject(s: &str, ns: &str) -> (Subject, AuthKey) {
+    let k = AuthKey::generate();
+    let subj = Subject {
+        subject: s.into(),
+        namespaces: vec![NamespaceKey { name: name(ns), uuid: k.uuid.clone(), key: k.key.clone() }],
+        blocked: false,
+    };
+    (subj, k)
+}
+
+fn activation(ns: &str, n: &str, start: i64, path: &str) -> Activation {
+    Activation {
+        namespace: EntityPath::parse(ns).unwrap(),
+        name: name(n),
+        version: SemVer::default(),
+        subject: ns.into(),
+        activation_id: ActivationId::generate(),
+        start,
+        end: start + 5,
+        duration: None,
+        response: ActivationResponse { status_code: StatusCode::Success, result: Some(json!({})), size: None },
+        logs: vec![],
+        annotations: Params::from_pairs([("path", json!(path))]),
+        publish: false,
+        cause: None,
+    }
+}
+
+fn names(list: &[Entity]) -> Vec<String> {
+    list.iter().map(|e| e.fqn().doc_id()).collect()
+}
+
+macro_rules! contract {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            fn store() -> Arc<dyn Store> {
+                $make
+            }
+
+            #[tokio::test]
+            async fn creating_an_entity_that_exists_is_a_conflict() {
+                let s = store();
+                s.put_entity(&action("guest", "a", 1), None).await.unwrap();
+                assert_eq!(s.put_entity(&action("guest", "a", 2), None).await, Err(StoreError::Conflict));
+            }
+
+            #[tokio::test]
+            async fn an_update_with_a_stale_revision_is_a_conflict_and_changes_nothing() {
+                let s = store();
+                let r1 = s.put_entity(&action("guest", "a", 1), None).await.unwrap();
+                let r2 = s.put_entity(&action("guest", "a", 2), Some(&r1)).await.unwrap();
+                assert_ne!(r1, r2);
+                assert_eq!(s.put_entity(&action("guest", "a", 3), Some(&r1)).await, Err(StoreError::Conflict));
+                let got = s.get_entity("guest/a").await.unwrap().unwrap();
+                assert_eq!((got.rev, got.value.updated()), (r2, 2));
+            }
+
+            #[tokio::test]
+            async fn updating_or_deleting_a_missing_entity_says_not_found() {
+                let s = store();
+                let r = s.put_entity(&action("guest", "a", 1), None).await.unwrap();
+                s.delete_entity("guest/a", &r).await.unwrap();
+                assert_eq!(s.get_entity("guest/a").await.unwrap(), None);
+                assert_eq!(s.delete_entity("guest/a", &r).await, Err(StoreError::NotFound));
+                assert_eq!(s.put_entity(&action("guest", "a", 2), Some(&r)).await, Err(StoreError::NotFound));
+            }
+
+            #[tokio::test]
+            async fn a_delete_with_a_stale_revision_is_a_conflict() {
+                let s = store();
+                let r1 = s.put_entity(&action("guest", "a", 1), None).await.unwrap();
+                s.put_entity(&action("guest", "a", 2), Some(&r1)).await.unwrap();
+                assert_eq!(s.delete_entity("guest/a", &r1).await, Err(StoreError::Conflict));
+                assert!(s.get_entity("guest/a").await.unwrap().is_some());
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn of_many_concurrent_updates_from_one_revision_exactly_one_wins() {
+                let s = store();
+                let r = s.put_entity(&action("guest", "a", 0), None).await.unwrap();
+                let tasks: Vec<_> = (1..=16)
+                    .map(|i| {
+                        let (s, r) = (s.clone(), r.clone());
+                        tokio::spawn(async move { s.put_entity(&action("guest", "a", i), Some(&r)).await })
+                    })
+                    .collect();
+                let mut wins = vec![];
+                for (i, t) in tasks.into_iter().enumerate() {
+                    match t.await.unwrap() {
+                        Ok(_) => wins.push(i as i64 + 1),
+                        Err(e) => assert_eq!(e, StoreError::Conflict),
+                    }
+                }
+                assert_eq!(wins.len(), 1);
+                assert_eq!(s.get_entity("guest/a").await.unwrap().unwrap().value.updated(), wins[0]);
+            }
+
+            #[tokio::test]
+            async fn lists_are_newest_first_and_paged() {
+                let s = store();
+                for (n, t) in [("a", 1), ("b", 3), ("c", 2)] {
+                    s.put_entity(&action("guest", n, t), None).await.unwrap();
+                }
+                s.put_entity(&action("other", "z", 9), None).await.unwrap();
+                let mut q = EntityQuery::new(Collection::Actions, Scope::Namespace(name("guest")));
+                assert_eq!(names(&s.list_entities(&q).await.unwrap()), ["guest/b", "guest/c", "guest/a"]);
+                q.skip = 1;
+                q.limit = Some(1);
+                assert_eq!(names(&s.list_entities(&q).await.unwrap()), ["guest/c"]);
+                assert_eq!(s.count_entities(&q).await.unwrap(), 3);
+            }
+
+            #[tokio::test]
+            async fn a_namespace_scope_includes_packaged_actions_and_a_path_scope_only_its_own() {
+                let s = store();
+                s.put_entity(&action("guest", "a", 1), None).await.unwrap();
+                s.put_entity(&action("guest/pkg", "b", 2), None).await.unwrap();
+                s.put_entity(&package("guest", "pkg", false, None, 3), None).await.unwrap();
+                let all = EntityQuery::new(Collection::Actions, Scope::Namespace(name("guest")));
+                assert_eq!(names(&s.list_entities(&all).await.unwrap()), ["guest/pkg/b", "guest/a"]);
+                let pkg = EntityQuery::new(Collection::Actions, Scope::Path(EntityPath::parse("guest/pkg").unwrap()));
+                assert_eq!(names(&s.list_entities(&pkg).await.unwrap()), ["guest/pkg/b"]);
+                let packages = EntityQuery::new(Collection::Packages, Scope::Namespace(name("guest")));
+                assert_eq!(names(&s.list_entities(&packages).await.unwrap()), ["guest/pkg"]);
+            }
+
+            #[tokio::test]
+            async fn public_lists_hold_published_packages_but_no_bindings() {
+                let s = store();
+                let b = Binding { namespace: name("guest"), name: name("shared") };
+                s.put_entity(&package("guest", "shared", true, None, 1), None).await.unwrap();
+                s.put_entity(&package("guest", "private", false, None, 2), None).await.unwrap();
+                s.put_entity(&package("guest", "bound", true, Some(b), 3), None).await.unwrap();
+                let mut q = EntityQuery::new(Collection::Packages, Scope::Namespace(name("guest")));
+                q.public_only = true;
+                assert_eq!(names(&s.list_entities(&q).await.unwrap()), ["guest/shared"]);
+                assert_eq!(s.count_entities(&q).await.unwrap(), 1);
+            }
+
+            #[tokio::test]
+            async fn a_key_opens_its_namespace_until_the_subject_is_blocked() {
+                let s = store();
+                let (mut subj, key) = subject("alice", "alice-ns");
+                let r = s.put_subject(&subj, None).await.unwrap();
+                let id = s.identity_for_key(&key).await.unwrap().unwrap();
+                assert_eq!((id.subject.as_str(), id.namespace.as_str()), ("alice", "alice-ns"));
+                let wrong = AuthKey { key: "x".repeat(64), ..key.clone() };
+                assert_eq!(s.identity_for_key(&wrong).await.unwrap(), None);
+                subj.blocked = true;
+                let r2 = s.put_subject(&subj, Some(&r)).await.unwrap();
+                assert_eq!(s.identity_for_key(&key).await.unwrap(), None);
+                s.delete_subject("alice", &r2).await.unwrap();
+                assert_eq!(s.get_subject("alice").await.unwrap(), None);
+            }
+
+            #[tokio::test]
+            async fn a_key_cannot_belong_to_two_subjects() {
+                let s = store();
+                let (a, _) = subject("a", "ns-a");
+                s.put_subject(&a, None).await.unwrap();
+                let mut b = subject("b", "ns-b").0;
+                b.namespaces[0].uuid = a.namespaces[0].uuid.clone();
+                assert_eq!(s.put_subject(&b, None).await, Err(StoreError::Conflict));
+                assert_eq!(s.get_subject("b").await.unwrap(), None);
+            }
+
+            #[tokio::test]
+            async fn namespace_limits_come_with_the_identity() {
+                let s = store();
+                let (subj, key) = subject("alice", "alice-ns");
+                s.put_subject(&subj, None).await.unwrap();
+                let limits = NamespaceLimits { invocations_per_minute: Some(7), ..Default::default() };
+                s.put_limits(&name("alice-ns"), Some(&limits)).await.unwrap();
+                assert_eq!(s.identity_for_key(&key).await.unwrap().unwrap().limits, limits);
+                assert_eq!(s.subjects_of_namespace(&name("alice-ns")).await.unwrap(), vec![subj]);
+                s.put_limits(&name("alice-ns"), None).await.unwrap();
+                assert_eq!(s.get_limits(&name("alice-ns")).await.unwrap(), None);
+            }
+
+            #[tokio::test]
+            async fn activations_list_newest_first_and_filter_by_name_and_time() {
+                let s = store();
+                let a1 = activation("guest", "hello", 100, "guest/hello");
+                let a2 = activation("guest", "hello", 300, "guest/pkg/hello");
+                let a3 = activation("guest", "bye", 200, "guest/bye");
+                let other = activation("other", "hello", 250, "other/hello");
+                for a in [&a1, &a2, &a3, &other] {
+                    s.put_activation(a).await.unwrap();
+                }
+                let ids = |v: Vec<Activation>| v.into_iter().map(|a| a.start).collect::<Vec<_>>();
+                let mut q = ActivationQuery { namespace: Some(name("guest")), ..Default::default() };
+                assert_eq!(ids(s.list_activations(&q).await.unwrap()), [300, 200, 100]);
+                q.name = Some("guest/hello".into());
+                assert_eq!(ids(s.list_activations(&q).await.unwrap()), [100]);
+                q.name = Some("guest/pkg/hello".into());
+                assert_eq!(ids(s.list_activations(&q).await.unwrap()), [300]);
+                let q = ActivationQuery { namespace: Some(name("guest")), since: Some(150), upto: Some(300), ..Default::default() };
+                assert_eq!(ids(s.list_activations(&q).await.unwrap()), [300, 200]);
+                assert_eq!(s.count_activations(&q).await.unwrap(), 2);
+                let q = ActivationQuery { namespace: Some(name("guest")), skip: 1, limit: Some(1), ..Default::default() };
+                assert_eq!(ids(s.list_activations(&q).await.unwrap()), [200]);
+                assert_eq!(s.get_activation(&name("guest"), &a2.activation_id).await.unwrap(), Some(a2.clone()));
+                assert_eq!(s.get_activation(&name("other"), &a2.activation_id).await.unwrap(), None);
+                assert_eq!(s.put_activation(&a2).await, Err(StoreError::Conflict));
+            }
+
+            #[tokio::test]
+            async fn seeding_creates_the_well_known_identities_once() {
+                let s = store();
+                owl_store::seed::ensure_default_subjects(&*s).await.unwrap();
+                owl_store::seed::ensure_default_subjects(&*s).await.unwrap();
+                let guest = AuthKey::parse(owl_entity::identity::GUEST_KEY).unwrap();
+                assert_eq!(s.identity_for_key(&guest).await.unwrap().unwrap().namespace.as_str(), "guest");
+                let system = AuthKey::parse(owl_entity::identity::WHISK_SYSTEM_KEY).unwrap();
+                assert_eq!(s.identity_for_key(&system).await.unwrap().unwrap().namespace.as_str(), "whisk.system");
+                assert_eq!(s.list_subjects().await.unwrap().len(), 2);
+            }
+        }
+    };
+}
+
+contract!(memory, Arc::new(owl_store::MemoryStore::new()));
+contract!(sqlite, {
+    // Each test gets its own directory under cargo's scratch space for integration tests.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap().keep();
+    Arc::new(owl_store::SqliteStore::open(&dir).unwrap())
+});
+
+#[tokio::test]
+async fn sqlite_keeps_everything_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = owl_store::SqliteStore::open(dir.path()).unwrap();
+        s.put_entity(&action("guest", "a", 1), None).await.unwrap();
+        s.put_subject(&subject("alice", "alice-ns").0, None).await.unwrap();
+        s.put_activation(&activation("guest", "a", 5, "guest/a")).await.unwrap();
+    }
+    let s = owl_store::SqliteStore::open(dir.path()).unwrap();
+    assert!(s.get_entity("guest/a").await.unwrap().is_some());
+    assert!(s.get_subject("alice").await.unwrap().is_some());
+    assert_eq!(s.count_activations(&ActivationQuery::default()).await.unwrap(), 1);
+}
