@@ -1,1 +1,58 @@
-//! x
+//! Owl's controller: the OpenWhisk REST API under `/api/v1`.
+//!
+//! Modules, in the order a request flows through them:
+//!
+//! - [`server`]: the actix-web server; every request enters through one service.
+//! - [`transaction`]: the transaction id, taken from `X-Request-ID` or minted, echoed everywhere.
+//! - [`request`]: the request as handlers see it: body, query, caller; reply and response building.
+//! - [`routes`]: the one route table: (method, path) to handler, in one screen.
+//! - [`auth`]: Basic authentication of `uuid:key` to an identity.
+//! - [`entitlement`]: may this identity do this to that resource (own namespace, shared packages).
+//! - [`list`]: the list query parameters every collection shares.
+//! - [`entities`]: the get/put/delete steps every entity collection shares.
+//! - One file per collection: [`namespaces`], [`actions`], [`packages`], [`triggers`], [`rules`],
+//!   [`activations`], [`limits`], plus [`info`] for the unauthenticated discovery endpoints.
+//! - [`error`] and [`messages`]: the one error type, mapped to HTTP once, and every sentence in
+//!   OpenWhisk's words.
+//! - [`config`]: limits, throttles and sizes, with OpenWhisk's defaults.
+
+pub mod actions;
+pub mod activations;
+pub mod auth;
+pub mod config;
+pub mod entities;
+pub mod entitlement;
+pub mod error;
+pub mod info;
+pub mod limits;
+pub mod list;
+pub mod messages;
+pub mod namespaces;
+pub mod packages;
+pub mod request;
+pub mod routes;
+pub mod rules;
+pub mod server;
+pub mod transaction;
+pub mod triggers;
+
+use std::sync::Arc;
+
+use owl_store::Store;
+
+pub use config::ControllerConfig;
+pub use server::serve;
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: ControllerConfig,
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -88,30 +88,53 @@ pub struct ActionPut {
 
 impl ActionPut {
     /// Reads a PUT body; `_` in sequence components resolves to `namespace`.
-    pub fn from_json(body: &Value, manifest: &Manifest, namespace: &EntityName) -> Result<Self, EntityError> {
+    pub fn from_json(
+        body: &Value,
+        manifest: &Manifest,
+        namespace: &EntityName,
+    ) -> Result<Self, EntityError> {
         let o = body_object(body)?;
         let common = PutCommon::from_json(o)?;
-        let exec = field(o, "exec").map(|e| Exec::from_put(e, manifest, namespace)).transpose()?;
-        let limits = field(o, "limits").map(ActionLimitsPut::from_json).transpose()?;
+        let exec = field(o, "exec")
+            .map(|e| Exec::from_put(e, manifest, namespace))
+            .transpose()?;
+        let limits = field(o, "limits")
+            .map(ActionLimitsPut::from_json)
+            .transpose()?;
         let del_annotations = match field(o, "delAnnotations") {
             None => None,
             Some(Value::Array(a)) => Some(
                 a.iter()
                     .map(|k| k.as_str().map(str::to_string))
                     .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| EntityError::malformed("'delAnnotations' must be an array of strings"))?,
+                    .ok_or_else(|| {
+                        EntityError::malformed("'delAnnotations' must be an array of strings")
+                    })?,
             ),
-            Some(_) => return Err(EntityError::malformed("'delAnnotations' must be an array of strings")),
+            Some(_) => {
+                return Err(EntityError::malformed(
+                    "'delAnnotations' must be an array of strings",
+                ));
+            }
         };
-        Ok(ActionPut { exec, common, limits, del_annotations })
+        Ok(ActionPut {
+            exec,
+            common,
+            limits,
+            del_annotations,
+        })
     }
 
     /// 413 checks, before anything else: exec, then parameters, then annotations.
-    pub fn check_sizes(&self, exec_limit: usize, parameter_limit: usize) -> Result<(), EntityError> {
-        if let Some(e) = &self.exec {
-            if e.size() > exec_limit {
-                return Err(EntityError::too_large("exec", e.size(), exec_limit));
-            }
+    pub fn check_sizes(
+        &self,
+        exec_limit: usize,
+        parameter_limit: usize,
+    ) -> Result<(), EntityError> {
+        if let Some(e) = &self.exec
+            && e.size() > exec_limit
+        {
+            return Err(EntityError::too_large("exec", e.size(), exec_limit));
         }
         self.common.check_sizes(parameter_limit)
     }
@@ -131,7 +154,10 @@ impl ActionPut {
         bounds: &LimitBounds,
         now: EpochMillis,
     ) -> Result<Action, EntityError> {
-        let exec = self.exec.clone().ok_or_else(|| EntityError::bad_request("exec undefined"))?;
+        let exec = self
+            .exec
+            .clone()
+            .ok_or_else(|| EntityError::bad_request("exec undefined"))?;
         Self::deprecated_check(&exec, manifest)?;
         let limits = match &self.limits {
             Some(l) => ActionLimits::defaults(bounds).with(l),
@@ -161,7 +187,12 @@ impl ActionPut {
 
     /// The action `old` updated by this body: exec and parameters replaced when given, limits merged
     /// field by field, annotations merged (less `delAnnotations`), version bumped unless given.
-    pub fn update(&self, old: &Action, manifest: &Manifest, now: EpochMillis) -> Result<Action, EntityError> {
+    pub fn update(
+        &self,
+        old: &Action,
+        manifest: &Manifest,
+        now: EpochMillis,
+    ) -> Result<Action, EntityError> {
         match &self.exec {
             Some(e) => Self::deprecated_check(e, manifest)?,
             None => Self::deprecated_check(&old.exec, manifest)?,
@@ -175,7 +206,11 @@ impl ActionPut {
             (Some(Exec::Sequence { components }), _) => sequence_parameters(components),
             (Some(_), Exec::Sequence { .. }) => self.common.parameters.clone().unwrap_or_default(),
             (None, Exec::Sequence { .. }) => old.parameters.clone(),
-            _ => self.common.parameters.clone().unwrap_or_else(|| old.parameters.clone()),
+            _ => self
+                .common
+                .parameters
+                .clone()
+                .unwrap_or_else(|| old.parameters.clone()),
         };
         let exec = self.exec.clone().unwrap_or_else(|| old.exec.clone());
         let mut annotations = old.annotations.clone();
@@ -189,7 +224,10 @@ impl ActionPut {
         Ok(Action {
             namespace: old.namespace.clone(),
             name: old.name.clone(),
-            version: self.common.version.unwrap_or_else(|| old.version.up_patch()),
+            version: self
+                .common
+                .version
+                .unwrap_or_else(|| old.version.up_patch()),
             publish: self.common.publish.unwrap_or(old.publish),
             exec,
             parameters,
@@ -201,12 +239,17 @@ impl ActionPut {
 }
 
 fn sequence_parameters(components: &[FullyQualifiedName]) -> Params {
-    let list = components.iter().map(|c| Value::String(c.with_leading_slash())).collect();
+    let list = components
+        .iter()
+        .map(|c| Value::String(c.with_leading_slash()))
+        .collect();
     Params::from_pairs([("_actions", Value::Array(list))])
 }
 
 pub fn runtime_deprecated(kind: &str) -> String {
-    format!("The '{kind}' runtime is no longer supported. You may read and delete but not update or invoke this action.")
+    format!(
+        "The '{kind}' runtime is no longer supported. You may read and delete but not update or invoke this action."
+    )
 }
 
 #[cfg(test)]
@@ -265,7 +308,10 @@ mod tests {
         }))
         .update(&old, &Manifest::builtin(), 9)
         .unwrap();
-        assert_eq!(serde_json::to_value(&new.parameters).unwrap(), json!([{"key": "b", "value": 2}]));
+        assert_eq!(
+            serde_json::to_value(&new.parameters).unwrap(),
+            json!([{"key": "b", "value": 2}])
+        );
         assert_eq!(
             serde_json::to_value(&new.annotations).unwrap(),
             json!([{"key": "provide-api-key", "value": false}, {"key": "exec", "value": "nodejs:20"}, {"key": "z", "value": true}])
@@ -279,7 +325,9 @@ mod tests {
     fn updates_never_add_the_api_key_annotation() {
         let mut old = created();
         old.annotations.remove(PROVIDE_API_KEY_ANNOTATION);
-        let new = put(json!({})).update(&old, &Manifest::builtin(), 1).unwrap();
+        let new = put(json!({}))
+            .update(&old, &Manifest::builtin(), 1)
+            .unwrap();
         assert!(!new.annotations.contains(PROVIDE_API_KEY_ANNOTATION));
     }
 
@@ -288,8 +336,13 @@ mod tests {
         let seq = put(json!({"exec": {"kind": "sequence", "components": ["/_/a", "/_/b"]}, "parameters": [{"key": "p", "value": 1}]}))
             .create(&fqn(), &Manifest::builtin(), &LimitBounds::default(), 0)
             .unwrap();
-        assert_eq!(serde_json::to_value(&seq.parameters).unwrap(), json!([{"key": "_actions", "value": ["/guest/a", "/guest/b"]}]));
-        let plain = put(json!({"exec": {"kind": "nodejs:20", "code": "x"}})).update(&seq, &Manifest::builtin(), 0).unwrap();
+        assert_eq!(
+            serde_json::to_value(&seq.parameters).unwrap(),
+            json!([{"key": "_actions", "value": ["/guest/a", "/guest/b"]}])
+        );
+        let plain = put(json!({"exec": {"kind": "nodejs:20", "code": "x"}}))
+            .update(&seq, &Manifest::builtin(), 0)
+            .unwrap();
         assert!(plain.parameters.is_empty());
     }
 

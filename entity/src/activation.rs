@@ -8,10 +8,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::EpochMillis;
 use crate::name::{EntityName, EntityPath};
 use crate::params::Params;
 use crate::semver::SemVer;
-use crate::EpochMillis;
 
 /// 32 lower-case hex characters: a v4 UUID without its dashes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -29,7 +29,10 @@ impl ActivationId {
         if n != 32 {
             return Err(format!("Activation id length is {n} but must be 32."));
         }
-        if !s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        {
             return Err("The activation id is not valid.".into());
         }
         Ok(ActivationId(s.to_string()))
@@ -156,7 +159,8 @@ pub struct Activation {
 impl Activation {
     /// The stored `duration`, else `end - start` for an activation that ended.
     pub fn effective_duration(&self) -> Option<i64> {
-        self.duration.or((self.end != 0).then(|| self.end - self.start))
+        self.duration
+            .or((self.end != 0).then(|| self.end - self.start))
     }
 
     /// The key the `name` filter of a list matches: `ns/name`, or `ns/pkg/name` for a packaged action
@@ -251,7 +255,11 @@ mod tests {
             start: 1000,
             end: 1123,
             duration: None,
-            response: ActivationResponse { status_code: StatusCode::Success, result: Some(json!({"x": 1})), size: Some(7) },
+            response: ActivationResponse {
+                status_code: StatusCode::Success,
+                result: Some(json!({"x": 1})),
+                size: Some(7),
+            },
             logs: vec!["l".into()],
             annotations: Params::from_pairs([("path", json!("guest/pkg/hello"))]),
             publish: false,
@@ -262,14 +270,23 @@ mod tests {
     #[test]
     fn activation_ids_are_32_lowercase_hex_characters() {
         assert_eq!(ActivationId::generate().as_str().len(), 32);
-        assert_eq!(ActivationId::parse("abc").unwrap_err(), "Activation id length is 3 but must be 32.");
-        assert_eq!(ActivationId::parse(&"G".repeat(32)).unwrap_err(), "The activation id is not valid.");
+        assert_eq!(
+            ActivationId::parse("abc").unwrap_err(),
+            "Activation id length is 3 but must be 32."
+        );
+        assert_eq!(
+            ActivationId::parse(&"G".repeat(32)).unwrap_err(),
+            "The activation id is not valid."
+        );
     }
 
     #[test]
     fn the_extended_form_replaces_the_status_code_with_words() {
         let v = sample().extended();
-        assert_eq!(v["response"], json!({"result": {"x": 1}, "size": 7, "status": "success", "success": true}));
+        assert_eq!(
+            v["response"],
+            json!({"result": {"x": 1}, "size": 7, "status": "success", "success": true})
+        );
         assert_eq!(v["duration"], json!(123));
         assert!(v.get("statusCode").is_none());
     }
@@ -280,7 +297,9 @@ mod tests {
         assert_eq!(a.summary()["statusCode"], json!(0));
         a.end = 0;
         let s = a.summary();
-        assert!(s.get("statusCode").is_none() && s.get("end").is_none() && s.get("response").is_none());
+        assert!(
+            s.get("statusCode").is_none() && s.get("end").is_none() && s.get("response").is_none()
+        );
     }
 
     #[test]

@@ -43,9 +43,14 @@ impl Collection {
     }
 
     pub fn from_entity_type(s: &str) -> Option<Collection> {
-        [Collection::Actions, Collection::Packages, Collection::Triggers, Collection::Rules]
-            .into_iter()
-            .find(|c| c.entity_type() == s)
+        [
+            Collection::Actions,
+            Collection::Packages,
+            Collection::Triggers,
+            Collection::Rules,
+        ]
+        .into_iter()
+        .find(|c| c.entity_type() == s)
     }
 }
 
@@ -102,8 +107,12 @@ impl Entity {
 
     /// Reads a stored document back.
     pub fn from_document(v: Value) -> Result<Entity, String> {
-        let kind = v.get("entityType").and_then(Value::as_str).ok_or("document has no entityType")?;
-        let c = Collection::from_entity_type(kind).ok_or_else(|| format!("unknown entityType {kind}"))?;
+        let kind = v
+            .get("entityType")
+            .and_then(Value::as_str)
+            .ok_or("document has no entityType")?;
+        let c = Collection::from_entity_type(kind)
+            .ok_or_else(|| format!("unknown entityType {kind}"))?;
         let e = |e: serde_json::Error| e.to_string();
         Ok(match c {
             Collection::Actions => Entity::Action(serde_json::from_value(v).map_err(e)?),
@@ -133,9 +142,10 @@ impl PutCommon {
     pub fn from_json(o: &Map<String, Value>) -> Result<Self, EntityError> {
         let version = match field(o, "version") {
             None => None,
-            Some(Value::String(s)) => {
-                Some(SemVer::parse(s).ok_or_else(|| EntityError::malformed("semantic version malformed"))?)
-            }
+            Some(Value::String(s)) => Some(
+                SemVer::parse(s)
+                    .ok_or_else(|| EntityError::malformed("semantic version malformed"))?,
+            ),
             Some(_) => return Err(EntityError::malformed("semantic version malformed")),
         };
         let publish = match field(o, "publish") {
@@ -145,20 +155,33 @@ impl PutCommon {
         };
         let annotations = field(o, "annotations").map(Params::from_json).transpose()?;
         let parameters = field(o, "parameters").map(Params::from_json).transpose()?;
-        Ok(PutCommon { version, publish, annotations, parameters })
+        Ok(PutCommon {
+            version,
+            publish,
+            annotations,
+            parameters,
+        })
     }
 
     /// 413 when parameters or annotations are over the limit, checked before anything else.
     pub fn check_sizes(&self, parameter_limit: usize) -> Result<(), EntityError> {
-        if let Some(p) = &self.parameters {
-            if p.size() > parameter_limit {
-                return Err(EntityError::too_large("parameters", p.size(), parameter_limit));
-            }
+        if let Some(p) = &self.parameters
+            && p.size() > parameter_limit
+        {
+            return Err(EntityError::too_large(
+                "parameters",
+                p.size(),
+                parameter_limit,
+            ));
         }
-        if let Some(a) = &self.annotations {
-            if a.size() > parameter_limit {
-                return Err(EntityError::too_large("annotations", a.size(), parameter_limit));
-            }
+        if let Some(a) = &self.annotations
+            && a.size() > parameter_limit
+        {
+            return Err(EntityError::too_large(
+                "annotations",
+                a.size(),
+                parameter_limit,
+            ));
         }
         Ok(())
     }
@@ -166,7 +189,8 @@ impl PutCommon {
 
 /// Reads the body of a PUT as a JSON object (an empty body is `{}`).
 pub fn body_object(v: &Value) -> Result<&Map<String, Value>, EntityError> {
-    v.as_object().ok_or_else(|| EntityError::malformed("Object expected in field 'body'"))
+    v.as_object()
+        .ok_or_else(|| EntityError::malformed("Object expected in field 'body'"))
 }
 
 /// `{path, name}`: how rules name their trigger and action.
@@ -178,7 +202,10 @@ pub struct PathName {
 
 impl From<&FullyQualifiedName> for PathName {
     fn from(f: &FullyQualifiedName) -> Self {
-        PathName { path: f.path.clone(), name: f.name.clone() }
+        PathName {
+            path: f.path.clone(),
+            name: f.name.clone(),
+        }
     }
 }
 
@@ -187,3 +214,32 @@ impl PathName {
         FullyQualifiedName::new(self.path.clone(), self.name.clone())
     }
 }
+
+/// One of the four entity kinds, known at compile time.
+pub trait Kind: Sized + Clone {
+    const COLLECTION: Collection;
+    fn from_entity(e: Entity) -> Option<Self>;
+    fn into_entity(self) -> Entity;
+}
+
+macro_rules! kind {
+    ($t:ty, $variant:ident, $collection:ident) => {
+        impl Kind for $t {
+            const COLLECTION: Collection = Collection::$collection;
+            fn from_entity(e: Entity) -> Option<Self> {
+                match e {
+                    Entity::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn into_entity(self) -> Entity {
+                Entity::$variant(self)
+            }
+        }
+    };
+}
+
+kind!(Action, Action, Actions);
+kind!(Package, Package, Packages);
+kind!(Trigger, Trigger, Triggers);
+kind!(Rule, Rule, Rules);

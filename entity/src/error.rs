@@ -33,6 +33,8 @@ impl EntityError {
 
     /// `<field> larger than allowed: <n> > <max> bytes.`
     pub fn too_large(field: &str, size: usize, allowed: usize) -> Self {
-        EntityError::TooLarge(format!("{field} larger than allowed: {size} > {allowed} bytes."))
+        EntityError::TooLarge(format!(
+            "{field} larger than allowed: {size} > {allowed} bytes."
+        ))
     }
 }

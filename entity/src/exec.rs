@@ -62,7 +62,11 @@ pub struct RuntimeKind {
     pub deprecated: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attached: Option<Value>,
-    #[serde(default, rename = "requireMain", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "requireMain",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub require_main: Option<bool>,
     #[serde(default, rename = "stemCells", skip_serializing_if = "Vec::is_empty")]
     pub stem_cells: Vec<StemCell>,
@@ -86,19 +90,28 @@ impl Manifest {
     /// Reads a manifest in `runtimes.json` format and checks that every family has exactly one default
     /// (a family of one kind needs none: that kind is its default).
     pub fn from_json(text: &str) -> Result<Manifest, String> {
-        let file: ManifestFile = serde_json::from_str(text).map_err(|e| format!("runtime manifest: {e}"))?;
+        let file: ManifestFile =
+            serde_json::from_str(text).map_err(|e| format!("runtime manifest: {e}"))?;
         for (family, kinds) in &file.runtimes {
             let defaults = kinds.iter().filter(|k| k.default).count();
             if kinds.is_empty() || defaults > 1 || (defaults == 0 && kinds.len() > 1) {
-                return Err(format!("runtime manifest: family '{family}' needs exactly one default kind"));
+                return Err(format!(
+                    "runtime manifest: family '{family}' needs exactly one default kind"
+                ));
             }
             for k in kinds {
                 if !k.kind.starts_with(&format!("{family}:")) {
-                    return Err(format!("runtime manifest: kind '{}' is not in family '{family}'", k.kind));
+                    return Err(format!(
+                        "runtime manifest: kind '{}' is not in family '{family}'",
+                        k.kind
+                    ));
                 }
             }
         }
-        Ok(Manifest { families: file.runtimes, blackboxes: file.blackboxes })
+        Ok(Manifest {
+            families: file.runtimes,
+            blackboxes: file.blackboxes,
+        })
     }
 
     pub fn builtin() -> Manifest {
@@ -109,7 +122,10 @@ impl Manifest {
     pub fn resolve(&self, kind: &str) -> Option<&RuntimeKind> {
         if let Some(family) = kind.strip_suffix(":default") {
             let kinds = self.families.get(family)?;
-            return kinds.iter().find(|k| k.default).or_else(|| (kinds.len() == 1).then(|| &kinds[0]));
+            return kinds
+                .iter()
+                .find(|k| k.default)
+                .or_else(|| (kinds.len() == 1).then(|| &kinds[0]));
         }
         self.families.values().flatten().find(|k| k.kind == kind)
     }
@@ -124,7 +140,12 @@ impl Manifest {
 
     /// Every kind a PUT may name, sorted: the manifest's kinds plus `blackbox` and `sequence`.
     pub fn valid_kinds(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.families.values().flatten().map(|k| k.kind.clone()).collect();
+        let mut v: Vec<String> = self
+            .families
+            .values()
+            .flatten()
+            .map(|k| k.kind.clone())
+            .collect();
         v.push(BLACKBOX.into());
         v.push(SEQUENCE.into());
         v.sort();
@@ -148,9 +169,19 @@ impl Manifest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Exec {
     /// Code for a managed runtime: source text, or a base64 zip when `binary`.
-    Code { kind: String, code: String, main: Option<String>, binary: bool },
+    Code {
+        kind: String,
+        code: String,
+        main: Option<String>,
+        binary: bool,
+    },
     /// A user's image, optionally with code handed to it at `/init`.
-    Blackbox { image: String, code: Option<String>, main: Option<String>, binary: bool },
+    Blackbox {
+        image: String,
+        code: Option<String>,
+        main: Option<String>,
+        binary: bool,
+    },
     /// A pipeline of other actions, each named `/ns/[pkg/]name`.
     Sequence { components: Vec<FullyQualifiedName> },
 }
@@ -159,7 +190,7 @@ pub enum Exec {
 /// flag a client sends for string code.
 pub fn is_binary_code(code: &str) -> bool {
     let t = code.trim().as_bytes();
-    if t.is_empty() || t.len() % 4 != 0 {
+    if t.is_empty() || !t.len().is_multiple_of(4) {
         return false;
     }
     let b64 = |c: &u8| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/';
@@ -199,25 +230,40 @@ fn component(v: &Value) -> Result<FullyQualifiedName, EntityError> {
 impl Exec {
     /// Reads the `exec` of a PUT body, checking the kind against the manifest. `_` in sequence
     /// components is resolved to `namespace`.
-    pub fn from_put(v: &Value, manifest: &Manifest, namespace: &EntityName) -> Result<Exec, EntityError> {
+    pub fn from_put(
+        v: &Value,
+        manifest: &Manifest,
+        namespace: &EntityName,
+    ) -> Result<Exec, EntityError> {
         let Value::Object(o) = v else {
-            return Err(EntityError::malformed("'kind' must be a string defined in 'exec'"));
+            return Err(EntityError::malformed(
+                "'kind' must be a string defined in 'exec'",
+            ));
         };
         let kind = match o.get("kind") {
             Some(Value::String(k)) => k.trim().to_lowercase(),
-            _ => return Err(EntityError::malformed("'kind' must be a string defined in 'exec'")),
+            _ => {
+                return Err(EntityError::malformed(
+                    "'kind' must be a string defined in 'exec'",
+                ));
+            }
         };
         match kind.as_str() {
             SEQUENCE => {
                 let comps = match o.get("components") {
                     Some(Value::Array(c)) => c,
                     Some(_) => return Err(EntityError::malformed("'components' must be an array")),
-                    None => return Err(EntityError::malformed("'components' must be defined for sequence kind")),
+                    None => {
+                        return Err(EntityError::malformed(
+                            "'components' must be defined for sequence kind",
+                        ));
+                    }
                 };
                 let components = comps
                     .iter()
                     .map(|c| {
-                        component(c).map(|f| FullyQualifiedName::new(f.path.resolve(namespace), f.name))
+                        component(c)
+                            .map(|f| FullyQualifiedName::new(f.path.resolve(namespace), f.name))
                     })
                     .collect::<Result<_, _>>()?;
                 Ok(Exec::Sequence { components })
@@ -226,7 +272,9 @@ impl Exec {
                 let image = match o.get("image") {
                     Some(Value::String(i)) if valid_image(i) => i.clone(),
                     Some(Value::String(i)) => {
-                        return Err(EntityError::malformed(format!("image name '{i}' is not valid")));
+                        return Err(EntityError::malformed(format!(
+                            "image name '{i}' is not valid"
+                        )));
                     }
                     _ => {
                         return Err(EntityError::malformed(
@@ -246,7 +294,12 @@ impl Exec {
                     }
                 };
                 let binary = code.as_deref().is_some_and(is_binary_code);
-                Ok(Exec::Blackbox { image, code, main, binary })
+                Ok(Exec::Blackbox {
+                    image,
+                    code,
+                    main,
+                    binary,
+                })
             }
             _ => {
                 let Some(runtime) = manifest.resolve(&kind) else {
@@ -268,7 +321,12 @@ impl Exec {
                     )));
                 }
                 let binary = is_binary_code(&code);
-                Ok(Exec::Code { kind, code, main, binary })
+                Ok(Exec::Code {
+                    kind,
+                    code,
+                    main,
+                    binary,
+                })
             }
         }
     }
@@ -281,7 +339,10 @@ impl Exec {
         let binary = o.get("binary").and_then(Value::as_bool).unwrap_or(false);
         Ok(match kind.as_str() {
             SEQUENCE => {
-                let comps = o.get("components").and_then(Value::as_array).ok_or("no components")?;
+                let comps = o
+                    .get("components")
+                    .and_then(Value::as_array)
+                    .ok_or("no components")?;
                 let placeholder = EntityName::new("_").expect("valid");
                 let components = comps
                     .iter()
@@ -293,8 +354,18 @@ impl Exec {
                     .collect::<Result<_, _>>()?;
                 Exec::Sequence { components }
             }
-            BLACKBOX => Exec::Blackbox { image: s("image").ok_or("no image")?, code: s("code"), main: s("main"), binary },
-            _ => Exec::Code { kind, code: s("code").unwrap_or_default(), main: s("main"), binary },
+            BLACKBOX => Exec::Blackbox {
+                image: s("image").ok_or("no image")?,
+                code: s("code"),
+                main: s("main"),
+                binary,
+            },
+            _ => Exec::Code {
+                kind,
+                code: s("code").unwrap_or_default(),
+                main: s("main"),
+                binary,
+            },
         })
     }
 
@@ -314,8 +385,12 @@ impl Exec {
     pub fn size(&self) -> usize {
         match self {
             Exec::Code { code, main, .. } => code.len() + main.as_ref().map_or(0, String::len),
-            Exec::Blackbox { image, code, main, .. } => {
-                image.len() + code.as_ref().map_or(0, String::len) + main.as_ref().map_or(0, String::len)
+            Exec::Blackbox {
+                image, code, main, ..
+            } => {
+                image.len()
+                    + code.as_ref().map_or(0, String::len)
+                    + main.as_ref().map_or(0, String::len)
             }
             Exec::Sequence { components } => components.iter().map(|c| c.doc_id().len()).sum(),
         }
@@ -324,7 +399,12 @@ impl Exec {
     /// The JSON form; `with_code: false` gives the metadata form (`?code=false`) without the code.
     pub fn to_json(&self, with_code: bool) -> Value {
         match self {
-            Exec::Code { kind, code, main, binary } => {
+            Exec::Code {
+                kind,
+                code,
+                main,
+                binary,
+            } => {
                 let mut o = json!({"kind": kind});
                 if with_code {
                     o["code"] = json!(code);
@@ -335,7 +415,12 @@ impl Exec {
                 }
                 o
             }
-            Exec::Blackbox { image, code, main, binary } => {
+            Exec::Blackbox {
+                image,
+                code,
+                main,
+                binary,
+            } => {
                 let mut o = json!({"kind": BLACKBOX, "image": image, "binary": binary});
                 if let (true, Some(c)) = (with_code, code) {
                     o["code"] = json!(c);
@@ -357,7 +442,8 @@ impl Exec {
 fn valid_image(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 512
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
         && !s.starts_with(['/', ':', '@', '.', '-'])
 }
 
@@ -372,7 +458,8 @@ mod tests {
     #[test]
     fn default_kinds_resolve_to_the_family_default() {
         let m = Manifest::builtin();
-        let e = Exec::from_put(&json!({"kind": " NodeJS:Default ", "code": "x"}), &m, &ns()).unwrap();
+        let e =
+            Exec::from_put(&json!({"kind": " NodeJS:Default ", "code": "x"}), &m, &ns()).unwrap();
         assert_eq!(e.kind(), "nodejs:20");
     }
 
@@ -381,16 +468,30 @@ mod tests {
         let m = Manifest::builtin();
         let err = Exec::from_put(&json!({"kind": "cobol:1", "code": "x"}), &m, &ns()).unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("The specified runtime 'cobol:1' is not supported by this platform. Valid values are: '"));
-        assert!(text.contains("'blackbox'") && text.contains("'sequence'") && text.contains("'nodejs:20'"));
+        assert!(text.starts_with(
+            "The specified runtime 'cobol:1' is not supported by this platform. Valid values are: '"
+        ));
+        assert!(
+            text.contains("'blackbox'")
+                && text.contains("'sequence'")
+                && text.contains("'nodejs:20'")
+        );
     }
 
     #[test]
     fn binary_is_computed_from_the_code_not_taken_from_the_body() {
         let m = Manifest::builtin();
-        let zip = Exec::from_put(&json!({"kind": "nodejs:20", "code": "UEsDBAoAAAAA", "binary": false}), &m, &ns());
+        let zip = Exec::from_put(
+            &json!({"kind": "nodejs:20", "code": "UEsDBAoAAAAA", "binary": false}),
+            &m,
+            &ns(),
+        );
         assert!(matches!(zip.unwrap(), Exec::Code { binary: true, .. }));
-        let src = Exec::from_put(&json!({"kind": "nodejs:20", "code": "function main(){}", "binary": true}), &m, &ns());
+        let src = Exec::from_put(
+            &json!({"kind": "nodejs:20", "code": "function main(){}", "binary": true}),
+            &m,
+            &ns(),
+        );
         assert!(matches!(src.unwrap(), Exec::Code { binary: false, .. }));
     }
 
@@ -414,22 +515,47 @@ mod tests {
             e(json!({"kind": "python:3.11"})),
             "'code' must be a string or attachment object defined in 'exec' for 'python:3.11' actions"
         );
-        assert_eq!(e(json!({"kind": "blackbox"})), "'image' must be a string defined in 'exec' for 'blackbox' actions");
-        assert_eq!(e(json!({"kind": "sequence"})), "'components' must be defined for sequence kind");
-        assert_eq!(e(json!({"code": "x"})), "'kind' must be a string defined in 'exec'");
+        assert_eq!(
+            e(json!({"kind": "blackbox"})),
+            "'image' must be a string defined in 'exec' for 'blackbox' actions"
+        );
+        assert_eq!(
+            e(json!({"kind": "sequence"})),
+            "'components' must be defined for sequence kind"
+        );
+        assert_eq!(
+            e(json!({"code": "x"})),
+            "'kind' must be a string defined in 'exec'"
+        );
     }
 
     #[test]
     fn sequence_components_resolve_the_default_namespace() {
         let m = Manifest::builtin();
-        let e = Exec::from_put(&json!({"kind": "sequence", "components": ["/_/a", "/other/p/b"]}), &m, &ns()).unwrap();
-        assert_eq!(e.to_json(true), json!({"kind": "sequence", "components": ["/guest/a", "/other/p/b"]}));
+        let e = Exec::from_put(
+            &json!({"kind": "sequence", "components": ["/_/a", "/other/p/b"]}),
+            &m,
+            &ns(),
+        )
+        .unwrap();
+        assert_eq!(
+            e.to_json(true),
+            json!({"kind": "sequence", "components": ["/guest/a", "/other/p/b"]})
+        );
     }
 
     #[test]
     fn the_metadata_form_leaves_the_code_out() {
-        let e = Exec::Code { kind: "nodejs:20".into(), code: "x".into(), main: Some("m".into()), binary: false };
-        assert_eq!(e.to_json(false), json!({"kind": "nodejs:20", "binary": false, "main": "m"}));
+        let e = Exec::Code {
+            kind: "nodejs:20".into(),
+            code: "x".into(),
+            main: Some("m".into()),
+            binary: false,
+        };
+        assert_eq!(
+            e.to_json(false),
+            json!({"kind": "nodejs:20", "binary": false, "main": "m"})
+        );
         assert_eq!(Exec::from_stored(&e.to_json(true)).unwrap(), e);
     }
 }

@@ -10,11 +10,9 @@ use crate::name::EntityName;
 pub const KEY_LENGTH: usize = 64;
 
 /// OpenWhisk's well-known guest key, preloaded by `owl standalone`.
-pub const GUEST_KEY: &str =
-    "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+pub const GUEST_KEY: &str = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
 /// OpenWhisk's well-known key of `whisk.system`, the namespace of the catalog packages.
-pub const WHISK_SYSTEM_KEY: &str =
-    "789c46b1-71f6-4ed5-8c54-816aa4f8c502:abczO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+pub const WHISK_SYSTEM_KEY: &str = "789c46b1-71f6-4ed5-8c54-816aa4f8c502:abczO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
 
 /// `uuid:key`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,16 +29,25 @@ impl AuthKey {
     }
 
     pub fn from_parts(uuid: &str, key: &str) -> Option<AuthKey> {
-        (!uuid.is_empty() && key.chars().count() == KEY_LENGTH)
-            .then(|| AuthKey { uuid: uuid.to_string(), key: key.to_string() })
+        (!uuid.is_empty() && key.chars().count() == KEY_LENGTH).then(|| AuthKey {
+            uuid: uuid.to_string(),
+            key: key.to_string(),
+        })
     }
 
     /// A fresh key: a v4 UUID and 64 random alphanumeric characters.
     pub fn generate() -> AuthKey {
         use rand::Rng;
         use rand::distr::Alphanumeric;
-        let key: String = rand::rng().sample_iter(&Alphanumeric).take(KEY_LENGTH).map(char::from).collect();
-        AuthKey { uuid: uuid::Uuid::new_v4().to_string(), key }
+        let key: String = rand::rng()
+            .sample_iter(&Alphanumeric)
+            .take(KEY_LENGTH)
+            .map(char::from)
+            .collect();
+        AuthKey {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            key,
+        }
     }
 
     pub fn compact(&self) -> String {
@@ -58,7 +65,10 @@ pub struct NamespaceKey {
 
 impl NamespaceKey {
     pub fn auth_key(&self) -> AuthKey {
-        AuthKey { uuid: self.uuid.clone(), key: self.key.clone() }
+        AuthKey {
+            uuid: self.uuid.clone(),
+            key: self.key.clone(),
+        }
     }
 }
 

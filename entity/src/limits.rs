@@ -34,10 +34,26 @@ pub struct LimitBounds {
 impl Default for LimitBounds {
     fn default() -> Self {
         LimitBounds {
-            timeout_ms: Bound { min: 100, max: 300_000, std: 60_000 },
-            memory_mb: Bound { min: 128, max: 512, std: 256 },
-            logs_mb: Bound { min: 0, max: 10, std: 10 },
-            concurrency: Bound { min: 1, max: 1, std: 1 },
+            timeout_ms: Bound {
+                min: 100,
+                max: 300_000,
+                std: 60_000,
+            },
+            memory_mb: Bound {
+                min: 128,
+                max: 512,
+                std: 256,
+            },
+            logs_mb: Bound {
+                min: 0,
+                max: 10,
+                std: 10,
+            },
+            concurrency: Bound {
+                min: 1,
+                max: 1,
+                std: 1,
+            },
         }
     }
 }
@@ -98,7 +114,9 @@ fn whole(v: &Value, what: &str) -> Result<i64, EntityError> {
         // Beyond i64: saturate; the range check that follows refuses it with the usual sentence.
         return Ok(if f > 0.0 { i64::MAX } else { i64::MIN });
     }
-    Err(EntityError::malformed(format!("{what} limit must be whole number")))
+    Err(EntityError::malformed(format!(
+        "{what} limit must be whole number"
+    )))
 }
 
 impl ActionLimitsPut {
@@ -129,10 +147,16 @@ impl ActionLimitsPut {
         let req = |m: String| EntityError::bad_request(format!("requirement failed: {m}"));
         if let Some(m) = self.memory {
             if m > b.memory_mb.max {
-                return Err(req(format!("memory size {m} MB exceeds allowed threshold of {} MB", b.memory_mb.max)));
+                return Err(req(format!(
+                    "memory size {m} MB exceeds allowed threshold of {} MB",
+                    b.memory_mb.max
+                )));
             }
             if m < b.memory_mb.min {
-                return Err(req(format!("memory size {m} MB below allowed threshold of {} MB", b.memory_mb.min)));
+                return Err(req(format!(
+                    "memory size {m} MB below allowed threshold of {} MB",
+                    b.memory_mb.min
+                )));
             }
         }
         if let Some(t) = self.timeout {
@@ -151,18 +175,30 @@ impl ActionLimitsPut {
         }
         if let Some(l) = self.logs {
             if l > b.logs_mb.max {
-                return Err(req(format!("log size {l} MB exceeds allowed threshold of {} MB", b.logs_mb.max)));
+                return Err(req(format!(
+                    "log size {l} MB exceeds allowed threshold of {} MB",
+                    b.logs_mb.max
+                )));
             }
             if l < b.logs_mb.min {
-                return Err(req(format!("log size {l} MB below allowed threshold of {} MB", b.logs_mb.min)));
+                return Err(req(format!(
+                    "log size {l} MB below allowed threshold of {} MB",
+                    b.logs_mb.min
+                )));
             }
         }
         if let Some(c) = self.concurrency {
             if c > b.concurrency.max {
-                return Err(req(format!("concurrency {c} exceeds allowed threshold of {}", b.concurrency.max)));
+                return Err(req(format!(
+                    "concurrency {c} exceeds allowed threshold of {}",
+                    b.concurrency.max
+                )));
             }
             if c < b.concurrency.min {
-                return Err(req(format!("concurrency {c} below allowed threshold of {}", b.concurrency.min)));
+                return Err(req(format!(
+                    "concurrency {c} below allowed threshold of {}",
+                    b.concurrency.min
+                )));
             }
         }
         if let Some(i) = self.instances {
@@ -225,7 +261,10 @@ mod tests {
             check(json!({"memory": 1.5})),
             Err(EntityError::malformed("memory limit must be whole number"))
         );
-        assert_eq!(check(json!({"timeout": "x"})), Err(EntityError::malformed("time limit malformed")));
+        assert_eq!(
+            check(json!({"timeout": "x"})),
+            Err(EntityError::malformed("time limit malformed"))
+        );
         assert!(check(json!({"memory": 1e300})).is_err());
     }
 
@@ -242,6 +281,9 @@ mod tests {
         let base = ActionLimits::defaults(&LimitBounds::default());
         let put = ActionLimitsPut::from_json(&json!({"memory": 128})).unwrap();
         let merged = base.with(&put);
-        assert_eq!((merged.memory, merged.timeout, merged.logs), (128, 60000, 10));
+        assert_eq!(
+            (merged.memory, merged.timeout, merged.logs),
+            (128, 60000, 10)
+        );
     }
 }

@@ -47,8 +47,7 @@ impl NameError {
     }
 }
 
-pub const MALFORMED_FQN: &str =
-    "The fully qualified name of the entity must contain at least the namespace and the name of the entity.";
+pub const MALFORMED_FQN: &str = "The fully qualified name of the entity must contain at least the namespace and the name of the entity.";
 
 fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
@@ -245,7 +244,10 @@ impl FullyQualifiedName {
         };
         let full = full.resolve(namespace);
         let (parent, name) = full.split_last();
-        Ok(FullyQualifiedName::new(parent.expect("two or more segments"), name.clone()))
+        Ok(FullyQualifiedName::new(
+            parent.expect("two or more segments"),
+            name.clone(),
+        ))
     }
 }
 
@@ -261,7 +263,17 @@ mod tests {
 
     #[test]
     fn accepts_names_upstream_accepts() {
-        for ok in ["a", "_", "hello", "a b", "x@y.z", "a&b-c", "0", "a.", &"x".repeat(256)] {
+        for ok in [
+            "a",
+            "_",
+            "hello",
+            "a b",
+            "x@y.z",
+            "a&b-c",
+            "0",
+            "a.",
+            &"x".repeat(256),
+        ] {
             assert!(check_name(ok).is_ok(), "{ok:?}");
         }
     }

@@ -25,7 +25,10 @@ pub struct Binding {
 
 impl Binding {
     pub fn fqn(&self) -> FullyQualifiedName {
-        FullyQualifiedName::new(EntityPath::from_name(self.namespace.clone()), self.name.clone())
+        FullyQualifiedName::new(
+            EntityPath::from_name(self.namespace.clone()),
+            self.name.clone(),
+        )
     }
 }
 
@@ -53,7 +56,9 @@ mod binding_serde {
         }
     }
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Binding>, D::Error> {
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Binding>, D::Error> {
         read(&Value::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 
@@ -61,7 +66,9 @@ mod binding_serde {
         match v {
             Value::Null => Ok(None),
             Value::Object(o) if o.is_empty() => Ok(None),
-            Value::Object(_) => serde_json::from_value(v.clone()).map(Some).map_err(|_| "binding malformed".into()),
+            Value::Object(_) => serde_json::from_value(v.clone())
+                .map(Some)
+                .map_err(|_| "binding malformed".into()),
             _ => Err("binding malformed".into()),
         }
     }
@@ -112,7 +119,11 @@ impl PackagePut {
             Some(v) => binding_serde::read(v).map_err(EntityError::malformed)?,
         }
         .map(|b| Binding {
-            namespace: if b.namespace.is_default() { namespace.clone() } else { b.namespace },
+            namespace: if b.namespace.is_default() {
+                namespace.clone()
+            } else {
+                b.namespace
+            },
             name: b.name,
         });
         Ok(PackagePut { common, binding })
@@ -135,7 +146,10 @@ impl PackagePut {
             publish: self.common.publish.unwrap_or(false),
             binding: self.binding.clone(),
             parameters: self.common.parameters.clone().unwrap_or_default(),
-            annotations: Self::annotations(self.common.annotations.clone().unwrap_or_default(), &self.binding),
+            annotations: Self::annotations(
+                self.common.annotations.clone().unwrap_or_default(),
+                &self.binding,
+            ),
             updated: now,
         }
     }
@@ -146,21 +160,33 @@ impl PackagePut {
             return Err(EntityError::Conflict(PACKAGE_CANNOT_BECOME_BINDING.into()));
         }
         let binding = self.binding.clone().or_else(|| old.binding.clone());
-        let annotations = self.common.annotations.clone().unwrap_or_else(|| old.annotations.clone());
+        let annotations = self
+            .common
+            .annotations
+            .clone()
+            .unwrap_or_else(|| old.annotations.clone());
         Ok(Package {
             namespace: old.namespace.clone(),
             name: old.name.clone(),
-            version: self.common.version.unwrap_or_else(|| old.version.up_patch()),
+            version: self
+                .common
+                .version
+                .unwrap_or_else(|| old.version.up_patch()),
             publish: self.common.publish.unwrap_or(old.publish),
             annotations: Self::annotations(annotations, &binding),
             binding,
-            parameters: self.common.parameters.clone().unwrap_or_else(|| old.parameters.clone()),
+            parameters: self
+                .common
+                .parameters
+                .clone()
+                .unwrap_or_else(|| old.parameters.clone()),
             updated: now,
         })
     }
 }
 
-pub const PACKAGE_CANNOT_BECOME_BINDING: &str = "Resource is a package and cannot be converted into a binding.";
+pub const PACKAGE_CANNOT_BECOME_BINDING: &str =
+    "Resource is a package and cannot be converted into a binding.";
 
 #[cfg(test)]
 mod tests {
@@ -176,7 +202,9 @@ mod tests {
 
     #[test]
     fn a_plain_package_has_an_empty_binding_object_and_false_in_lists() {
-        let p = PackagePut::from_json(&json!({"publish": true}), &guest()).unwrap().create(&fqn("guest/p"), 1);
+        let p = PackagePut::from_json(&json!({"publish": true}), &guest())
+            .unwrap()
+            .create(&fqn("guest/p"), 1);
         assert_eq!(p.to_json()["binding"], json!({}));
         assert_eq!(p.summary()["binding"], json!(false));
     }
@@ -189,7 +217,10 @@ mod tests {
         )
         .unwrap();
         let b = put.create(&fqn("guest/b"), 1);
-        assert_eq!(b.to_json()["binding"], json!({"namespace": "guest", "name": "p"}));
+        assert_eq!(
+            b.to_json()["binding"],
+            json!({"namespace": "guest", "name": "p"})
+        );
         assert_eq!(
             serde_json::to_value(&b.annotations).unwrap(),
             json!([{"key": "binding", "value": {"namespace": "guest", "name": "p"}}])
@@ -199,20 +230,36 @@ mod tests {
     #[test]
     fn a_package_cannot_become_a_binding() {
         let p = PackagePut::default().create(&fqn("guest/p"), 1);
-        let put = PackagePut::from_json(&json!({"binding": {"namespace": "x", "name": "y"}}), &guest()).unwrap();
-        assert_eq!(put.update(&p, 2), Err(EntityError::Conflict(PACKAGE_CANNOT_BECOME_BINDING.into())));
+        let put = PackagePut::from_json(
+            &json!({"binding": {"namespace": "x", "name": "y"}}),
+            &guest(),
+        )
+        .unwrap();
+        assert_eq!(
+            put.update(&p, 2),
+            Err(EntityError::Conflict(PACKAGE_CANNOT_BECOME_BINDING.into()))
+        );
     }
 
     #[test]
     fn updates_replace_annotations_and_bump_the_version() {
-        let p = PackagePut::from_json(&json!({"annotations": [{"key": "a", "value": 1}]}), &guest())
-            .unwrap()
-            .create(&fqn("guest/p"), 1);
-        let u = PackagePut::from_json(&json!({"annotations": [{"key": "b", "value": 2}]}), &guest())
-            .unwrap()
-            .update(&p, 2)
-            .unwrap();
-        assert_eq!(serde_json::to_value(&u.annotations).unwrap(), json!([{"key": "b", "value": 2}]));
+        let p = PackagePut::from_json(
+            &json!({"annotations": [{"key": "a", "value": 1}]}),
+            &guest(),
+        )
+        .unwrap()
+        .create(&fqn("guest/p"), 1);
+        let u = PackagePut::from_json(
+            &json!({"annotations": [{"key": "b", "value": 2}]}),
+            &guest(),
+        )
+        .unwrap()
+        .update(&p, 2)
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&u.annotations).unwrap(),
+            json!([{"key": "b", "value": 2}])
+        );
         assert_eq!(u.version.to_string(), "0.0.2");
     }
 }

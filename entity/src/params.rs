@@ -55,7 +55,12 @@ impl Params {
                 Some(_) => return Err(malformed()),
             };
             let encryption = o.get("encryption").filter(|e| !e.is_null()).cloned();
-            out.insert(Param { key: key.clone(), value, init, encryption });
+            out.insert(Param {
+                key: key.clone(),
+                value,
+                init,
+                encryption,
+            });
         }
         Ok(out)
     }
@@ -77,7 +82,12 @@ impl Params {
     }
 
     pub fn set(&mut self, key: impl Into<String>, value: Value) {
-        self.insert(Param { key: key.into(), value, init: false, encryption: None });
+        self.insert(Param {
+            key: key.into(),
+            value,
+            init: false,
+            encryption: None,
+        });
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -122,13 +132,21 @@ impl Params {
     pub fn size(&self) -> usize {
         self.0
             .iter()
-            .map(|p| p.key.len() + serde_json::to_string(&p.value).map(|s| s.len()).unwrap_or(0))
+            .map(|p| {
+                p.key.len()
+                    + serde_json::to_string(&p.value)
+                        .map(|s| s.len())
+                        .unwrap_or(0)
+            })
             .sum()
     }
 
     /// The parameters as a JSON object (`{"k": v}`), as an action receives them.
     pub fn to_object(&self) -> serde_json::Map<String, Value> {
-        self.0.iter().map(|p| (p.key.clone(), p.value.clone())).collect()
+        self.0
+            .iter()
+            .map(|p| (p.key.clone(), p.value.clone()))
+            .collect()
     }
 }
 
@@ -143,7 +161,10 @@ mod tests {
             {"key": "a", "value": 1}, {"key": "b", "value": 2}, {"key": "a", "value": 3}
         ]))
         .unwrap();
-        assert_eq!(serde_json::to_value(&p).unwrap(), json!([{"key":"a","value":3},{"key":"b","value":2}]));
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            json!([{"key":"a","value":3},{"key":"b","value":2}])
+        );
     }
 
     #[test]
@@ -164,7 +185,12 @@ mod tests {
 
     #[test]
     fn malformed_lists_are_refused() {
-        for bad in [json!({}), json!([1]), json!([{"value": 1}]), json!([{"key": 1, "value": 1}])] {
+        for bad in [
+            json!({}),
+            json!([1]),
+            json!([{"value": 1}]),
+            json!([{"key": 1, "value": 1}]),
+        ] {
             assert!(Params::from_json(&bad).is_err(), "{bad}");
         }
     }
@@ -173,6 +199,9 @@ mod tests {
     fn merging_overrides_by_key() {
         let a = Params::from_pairs([("x", json!(1)), ("y", json!(2))]);
         let b = Params::from_pairs([("y", json!(3)), ("z", json!(4))]);
-        assert_eq!(a.merged(&b).to_object(), json!({"x":1,"y":3,"z":4}).as_object().unwrap().clone());
+        assert_eq!(
+            a.merged(&b).to_object(),
+            json!({"x":1,"y":3,"z":4}).as_object().unwrap().clone()
+        );
     }
 }

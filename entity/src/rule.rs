@@ -22,8 +22,12 @@ impl RuleStatus {
         match s.trim() {
             "active" => Ok(RuleStatus::Active),
             "inactive" => Ok(RuleStatus::Inactive),
-            "" => Err(EntityError::malformed("requirement failed: argument undefined")),
-            other => Err(EntityError::malformed(format!("requirement failed: {other} is not a recognized rule state"))),
+            "" => Err(EntityError::malformed(
+                "requirement failed: argument undefined",
+            )),
+            other => Err(EntityError::malformed(format!(
+                "requirement failed: {other} is not a recognized rule state"
+            ))),
         }
     }
 }
@@ -84,13 +88,22 @@ impl RulePut {
         let common = PutCommon::from_json(o)?;
         let refer = |k: &str| field(o, k).map(|v| reference(v, namespace)).transpose();
         // Rules carry no parameters: any given are ignored, as upstream ignores unknown fields.
-        let common = PutCommon { parameters: None, ..common };
-        Ok(RulePut { trigger: refer("trigger")?, action: refer("action")?, common })
+        let common = PutCommon {
+            parameters: None,
+            ..common
+        };
+        Ok(RulePut {
+            trigger: refer("trigger")?,
+            action: refer("action")?,
+            common,
+        })
     }
 
     pub fn create(&self, fqn: &FullyQualifiedName, now: EpochMillis) -> Result<Rule, EntityError> {
         let (Some(trigger), Some(action)) = (&self.trigger, &self.action) else {
-            return Err(EntityError::bad_request("rule requires a valid trigger and a valid action"));
+            return Err(EntityError::bad_request(
+                "rule requires a valid trigger and a valid action",
+            ));
         };
         Ok(Rule {
             namespace: fqn.path.clone(),
@@ -108,11 +121,26 @@ impl RulePut {
         Rule {
             namespace: old.namespace.clone(),
             name: old.name.clone(),
-            version: self.common.version.unwrap_or_else(|| old.version.up_patch()),
+            version: self
+                .common
+                .version
+                .unwrap_or_else(|| old.version.up_patch()),
             publish: self.common.publish.unwrap_or(old.publish),
-            annotations: self.common.annotations.clone().unwrap_or_else(|| old.annotations.clone()),
-            trigger: self.trigger.as_ref().map(Into::into).unwrap_or_else(|| old.trigger.clone()),
-            action: self.action.as_ref().map(Into::into).unwrap_or_else(|| old.action.clone()),
+            annotations: self
+                .common
+                .annotations
+                .clone()
+                .unwrap_or_else(|| old.annotations.clone()),
+            trigger: self
+                .trigger
+                .as_ref()
+                .map(Into::into)
+                .unwrap_or_else(|| old.trigger.clone()),
+            action: self
+                .action
+                .as_ref()
+                .map(Into::into)
+                .unwrap_or_else(|| old.action.clone()),
             updated: now,
         }
     }
@@ -135,8 +163,14 @@ mod tests {
         .unwrap();
         let fqn = FullyQualifiedName::parse_path("guest/r", &guest()).unwrap();
         let r = put.create(&fqn, 1).unwrap();
-        assert_eq!(r.to_json()["trigger"], json!({"path": "guest", "name": "t"}));
-        assert_eq!(r.to_json()["action"], json!({"path": "guest/pkg", "name": "a"}));
+        assert_eq!(
+            r.to_json()["trigger"],
+            json!({"path": "guest", "name": "t"})
+        );
+        assert_eq!(
+            r.to_json()["action"],
+            json!({"path": "guest/pkg", "name": "a"})
+        );
         assert_eq!(r.with_status(RuleStatus::Active)["status"], json!("active"));
     }
 
@@ -151,7 +185,9 @@ mod tests {
         let fqn = FullyQualifiedName::parse_path("guest/r", &guest()).unwrap();
         assert_eq!(
             put.create(&fqn, 0),
-            Err(EntityError::bad_request("rule requires a valid trigger and a valid action"))
+            Err(EntityError::bad_request(
+                "rule requires a valid trigger and a valid action"
+            ))
         );
     }
 
@@ -162,6 +198,9 @@ mod tests {
             RuleStatus::parse("on").unwrap_err().to_string(),
             "requirement failed: on is not a recognized rule state"
         );
-        assert_eq!(RuleStatus::parse(" ").unwrap_err().to_string(), "requirement failed: argument undefined");
+        assert_eq!(
+            RuleStatus::parse(" ").unwrap_err().to_string(),
+            "requirement failed: argument undefined"
+        );
     }
 }

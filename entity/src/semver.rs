@@ -13,7 +13,11 @@ pub struct SemVer {
 
 impl Default for SemVer {
     fn default() -> Self {
-        SemVer { major: 0, minor: 0, patch: 1 }
+        SemVer {
+            major: 0,
+            minor: 0,
+            patch: 1,
+        }
     }
 }
 
@@ -28,12 +32,24 @@ impl SemVer {
         for (i, p) in parts.iter().enumerate() {
             n[i] = p.parse().ok()?;
         }
-        let v = SemVer { major: n[0], minor: n[1], patch: n[2] };
-        (v != SemVer { major: 0, minor: 0, patch: 0 }).then_some(v)
+        let v = SemVer {
+            major: n[0],
+            minor: n[1],
+            patch: n[2],
+        };
+        (v != SemVer {
+            major: 0,
+            minor: 0,
+            patch: 0,
+        })
+        .then_some(v)
     }
 
     pub fn up_patch(self) -> SemVer {
-        SemVer { patch: self.patch + 1, ..self }
+        SemVer {
+            patch: self.patch + 1,
+            ..self
+        }
     }
 }
 
@@ -62,7 +78,10 @@ mod tests {
 
     #[test]
     fn an_update_bumps_the_patch_number() {
-        assert_eq!(SemVer::parse("1.2.3").unwrap().up_patch().to_string(), "1.2.4");
+        assert_eq!(
+            SemVer::parse("1.2.3").unwrap().up_patch().to_string(),
+            "1.2.4"
+        );
         assert_eq!(SemVer::default().to_string(), "0.0.1");
     }
 

@@ -66,7 +66,9 @@ impl Trigger {
     }
 
     pub fn link_rule(&mut self, rule_id: String, action: PathName, status: RuleStatus) {
-        self.rules.get_or_insert_with(BTreeMap::new).insert(rule_id, ReducedRule { action, status });
+        self.rules
+            .get_or_insert_with(BTreeMap::new)
+            .insert(rule_id, ReducedRule { action, status });
     }
 
     pub fn unlink_rule(&mut self, rule_id: &str) {
@@ -85,19 +87,27 @@ pub struct TriggerPut {
 impl TriggerPut {
     pub fn from_json(body: &Value) -> Result<Self, EntityError> {
         let o = body_object(body)?;
-        if let Some(l) = crate::entity::field(o, "limits") {
-            if !l.is_object() {
-                return Err(EntityError::malformed("trigger limits malformed"));
-            }
+        if let Some(l) = crate::entity::field(o, "limits")
+            && !l.is_object()
+        {
+            return Err(EntityError::malformed("trigger limits malformed"));
         }
-        Ok(TriggerPut { common: PutCommon::from_json(o)? })
+        Ok(TriggerPut {
+            common: PutCommon::from_json(o)?,
+        })
     }
 
     /// A new trigger. A `feed` annotation must name an entity path.
-    pub fn create(&self, fqn: &FullyQualifiedName, now: EpochMillis) -> Result<Trigger, EntityError> {
+    pub fn create(
+        &self,
+        fqn: &FullyQualifiedName,
+        now: EpochMillis,
+    ) -> Result<Trigger, EntityError> {
         let annotations = self.common.annotations.clone().unwrap_or_default();
         if let Some(feed) = annotations.get(crate::action::FEED_ANNOTATION) {
-            let valid = feed.as_str().is_some_and(|f| FullyQualifiedName::parse_path(f, &fqn.path.root().clone()).is_ok());
+            let valid = feed.as_str().is_some_and(|f| {
+                FullyQualifiedName::parse_path(f, &fqn.path.root().clone()).is_ok()
+            });
             if !valid {
                 return Err(EntityError::bad_request("Feed name is not valid"));
             }
@@ -118,10 +128,21 @@ impl TriggerPut {
     /// Each given field replaces the old one; the rules are kept.
     pub fn update(&self, old: &Trigger, now: EpochMillis) -> Trigger {
         Trigger {
-            version: self.common.version.unwrap_or_else(|| old.version.up_patch()),
+            version: self
+                .common
+                .version
+                .unwrap_or_else(|| old.version.up_patch()),
             publish: self.common.publish.unwrap_or(old.publish),
-            parameters: self.common.parameters.clone().unwrap_or_else(|| old.parameters.clone()),
-            annotations: self.common.annotations.clone().unwrap_or_else(|| old.annotations.clone()),
+            parameters: self
+                .common
+                .parameters
+                .clone()
+                .unwrap_or_else(|| old.parameters.clone()),
+            annotations: self
+                .common
+                .annotations
+                .clone()
+                .unwrap_or_else(|| old.annotations.clone()),
             updated: now,
             ..old.clone()
         }
@@ -138,7 +159,10 @@ mod tests {
 
     #[test]
     fn a_new_trigger_has_empty_limits_and_no_rules() {
-        let t = TriggerPut::from_json(&json!({"name": "t"})).unwrap().create(&fqn(), 3).unwrap();
+        let t = TriggerPut::from_json(&json!({"name": "t"}))
+            .unwrap()
+            .create(&fqn(), 3)
+            .unwrap();
         assert_eq!(
             t.to_json(),
             json!({"namespace": "guest", "name": "t", "version": "0.0.1", "publish": false,
@@ -148,18 +172,30 @@ mod tests {
 
     #[test]
     fn a_feed_annotation_must_name_an_entity() {
-        let bad = TriggerPut::from_json(&json!({"annotations": [{"key": "feed", "value": "nofeed"}]})).unwrap();
-        assert_eq!(bad.create(&fqn(), 0), Err(EntityError::bad_request("Feed name is not valid")));
-        let good = TriggerPut::from_json(&json!({"annotations": [{"key": "feed", "value": "/whisk.system/alarms/alarm"}]}));
+        let bad =
+            TriggerPut::from_json(&json!({"annotations": [{"key": "feed", "value": "nofeed"}]}))
+                .unwrap();
+        assert_eq!(
+            bad.create(&fqn(), 0),
+            Err(EntityError::bad_request("Feed name is not valid"))
+        );
+        let good = TriggerPut::from_json(
+            &json!({"annotations": [{"key": "feed", "value": "/whisk.system/alarms/alarm"}]}),
+        );
         assert!(good.unwrap().create(&fqn(), 0).is_ok());
     }
 
     #[test]
     fn updates_keep_the_rules() {
         let mut t = TriggerPut::default().create(&fqn(), 0).unwrap();
-        let action = PathName { path: EntityPath::parse("guest").unwrap(), name: EntityName::new("a").unwrap() };
+        let action = PathName {
+            path: EntityPath::parse("guest").unwrap(),
+            name: EntityName::new("a").unwrap(),
+        };
         t.link_rule("guest/r".into(), action, RuleStatus::Active);
-        let u = TriggerPut::from_json(&json!({"parameters": []})).unwrap().update(&t, 1);
+        let u = TriggerPut::from_json(&json!({"parameters": []}))
+            .unwrap()
+            .update(&t, 1);
         assert_eq!(u.rule_status("guest/r"), Some(RuleStatus::Active));
         assert_eq!(u.version.to_string(), "0.0.2");
     }

@@ -74,7 +74,13 @@ pub struct EntityQuery {
 
 impl EntityQuery {
     pub fn new(collection: Collection, scope: Scope) -> Self {
-        EntityQuery { collection, scope, public_only: false, skip: 0, limit: None }
+        EntityQuery {
+            collection,
+            scope,
+            public_only: false,
+            skip: 0,
+            limit: None,
+        }
     }
 }
 
@@ -123,12 +129,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Per-namespace limit overrides (absent: the system's limits).
     async fn get_limits(&self, namespace: &EntityName) -> Result<Option<NamespaceLimits>>;
-    async fn put_limits(&self, namespace: &EntityName, limits: Option<&NamespaceLimits>) -> Result<()>;
+    async fn put_limits(
+        &self,
+        namespace: &EntityName,
+        limits: Option<&NamespaceLimits>,
+    ) -> Result<()>;
 
     // Activation records: written once, keyed by namespace and id.
 
     async fn put_activation(&self, activation: &Activation) -> Result<()>;
-    async fn get_activation(&self, namespace: &EntityName, id: &ActivationId) -> Result<Option<Activation>>;
+    async fn get_activation(
+        &self,
+        namespace: &EntityName,
+        id: &ActivationId,
+    ) -> Result<Option<Activation>>;
     async fn list_activations(&self, query: &ActivationQuery) -> Result<Vec<Activation>>;
     async fn count_activations(&self, query: &ActivationQuery) -> Result<u64>;
 }
@@ -171,12 +185,17 @@ impl EntityKeys {
 }
 
 pub(crate) fn new_rev(previous: Option<&Rev>) -> Rev {
-    let generation = previous.and_then(|r| r.0.split('-').next()?.parse::<u64>().ok()).unwrap_or(0) + 1;
+    let generation = previous
+        .and_then(|r| r.0.split('-').next()?.parse::<u64>().ok())
+        .unwrap_or(0)
+        + 1;
     Rev(format!("{generation}-{}", uuid::Uuid::new_v4().simple()))
 }
 
 pub(crate) fn activation_matches(a: &Activation, q: &ActivationQuery) -> bool {
-    q.namespace.as_ref().is_none_or(|ns| a.namespace.root() == ns)
+    q.namespace
+        .as_ref()
+        .is_none_or(|ns| a.namespace.root() == ns)
         && q.name.as_ref().is_none_or(|n| &a.filter_name() == n)
         && q.since.is_none_or(|s| a.start >= s)
         && q.upto.is_none_or(|u| a.start <= u)

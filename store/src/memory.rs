@@ -11,7 +11,8 @@ use owl_entity::identity::{AuthKey, Identity, NamespaceLimits, Subject};
 use owl_entity::name::EntityName;
 
 use crate::{
-    ActivationQuery, EntityKeys, EntityQuery, Result, Rev, Store, StoreError, Stored, activation_matches, new_rev,
+    ActivationQuery, EntityKeys, EntityQuery, Result, Rev, Store, StoreError, Stored,
+    activation_matches, new_rev,
 };
 
 #[derive(Default)]
@@ -48,13 +49,21 @@ fn check_rev(current: Option<&Rev>, expected: Option<&Rev>) -> Result<()> {
 }
 
 fn page<T: Clone>(items: Vec<&T>, skip: usize, limit: Option<usize>) -> Vec<T> {
-    items.into_iter().skip(skip).take(limit.unwrap_or(usize::MAX)).cloned().collect()
+    items
+        .into_iter()
+        .skip(skip)
+        .take(limit.unwrap_or(usize::MAX))
+        .cloned()
+        .collect()
 }
 
 #[async_trait]
 impl Store for MemoryStore {
     async fn get_entity(&self, id: &str) -> Result<Option<Stored<Entity>>> {
-        Ok(self.lock().entities.get(id).map(|(rev, e)| Stored { rev: rev.clone(), value: e.clone() }))
+        Ok(self.lock().entities.get(id).map(|(rev, e)| Stored {
+            rev: rev.clone(),
+            value: e.clone(),
+        }))
     }
 
     async fn put_entity(&self, entity: &Entity, rev: Option<&Rev>) -> Result<Rev> {
@@ -75,19 +84,33 @@ impl Store for MemoryStore {
 
     async fn list_entities(&self, q: &EntityQuery) -> Result<Vec<Entity>> {
         let s = self.lock();
-        let mut hits: Vec<&Entity> =
-            s.entities.values().map(|(_, e)| e).filter(|e| EntityKeys::of(e).matches(q)).collect();
-        hits.sort_by(|a, b| b.updated().cmp(&a.updated()).then_with(|| a.fqn().doc_id().cmp(&b.fqn().doc_id())));
+        let mut hits: Vec<&Entity> = s
+            .entities
+            .values()
+            .map(|(_, e)| e)
+            .filter(|e| EntityKeys::of(e).matches(q))
+            .collect();
+        hits.sort_by(|a, b| {
+            b.updated()
+                .cmp(&a.updated())
+                .then_with(|| a.fqn().doc_id().cmp(&b.fqn().doc_id()))
+        });
         Ok(page(hits, q.skip, q.limit))
     }
 
     async fn count_entities(&self, q: &EntityQuery) -> Result<u64> {
         let s = self.lock();
-        Ok(s.entities.values().filter(|(_, e)| EntityKeys::of(e).matches(q)).count() as u64)
+        Ok(s.entities
+            .values()
+            .filter(|(_, e)| EntityKeys::of(e).matches(q))
+            .count() as u64)
     }
 
     async fn get_subject(&self, subject: &str) -> Result<Option<Stored<Subject>>> {
-        Ok(self.lock().subjects.get(subject).map(|(rev, v)| Stored { rev: rev.clone(), value: v.clone() }))
+        Ok(self.lock().subjects.get(subject).map(|(rev, v)| Stored {
+            rev: rev.clone(),
+            value: v.clone(),
+        }))
     }
 
     async fn put_subject(&self, subject: &Subject, rev: Option<&Rev>) -> Result<Rev> {
@@ -95,13 +118,17 @@ impl Store for MemoryStore {
         check_rev(s.subjects.get(&subject.subject).map(|(r, _)| r), rev)?;
         let taken = s.subjects.values().any(|(_, other)| {
             other.subject != subject.subject
-                && other.namespaces.iter().any(|n| subject.namespaces.iter().any(|m| m.uuid == n.uuid))
+                && other
+                    .namespaces
+                    .iter()
+                    .any(|n| subject.namespaces.iter().any(|m| m.uuid == n.uuid))
         });
         if taken {
             return Err(StoreError::Conflict);
         }
         let new = new_rev(rev);
-        s.subjects.insert(subject.subject.clone(), (new.clone(), subject.clone()));
+        s.subjects
+            .insert(subject.subject.clone(), (new.clone(), subject.clone()));
         Ok(new)
     }
 
@@ -113,13 +140,22 @@ impl Store for MemoryStore {
     }
 
     async fn list_subjects(&self) -> Result<Vec<Subject>> {
-        Ok(self.lock().subjects.values().map(|(_, v)| v.clone()).collect())
+        Ok(self
+            .lock()
+            .subjects
+            .values()
+            .map(|(_, v)| v.clone())
+            .collect())
     }
 
     async fn identity_for_key(&self, key: &AuthKey) -> Result<Option<Identity>> {
         let s = self.lock();
         for (_, subject) in s.subjects.values() {
-            if let Some(ns) = subject.namespaces.iter().find(|n| n.uuid == key.uuid && n.key == key.key) {
+            if let Some(ns) = subject
+                .namespaces
+                .iter()
+                .find(|n| n.uuid == key.uuid && n.key == key.key)
+            {
                 if subject.blocked {
                     return Ok(None);
                 }
@@ -147,7 +183,11 @@ impl Store for MemoryStore {
         Ok(self.lock().limits.get(namespace.as_str()).cloned())
     }
 
-    async fn put_limits(&self, namespace: &EntityName, limits: Option<&NamespaceLimits>) -> Result<()> {
+    async fn put_limits(
+        &self,
+        namespace: &EntityName,
+        limits: Option<&NamespaceLimits>,
+    ) -> Result<()> {
         let mut s = self.lock();
         match limits {
             Some(l) => s.limits.insert(namespace.to_string(), l.clone()),
@@ -166,18 +206,39 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn get_activation(&self, namespace: &EntityName, id: &ActivationId) -> Result<Option<Activation>> {
-        Ok(self.lock().activations.get(&(namespace.to_string(), id.to_string())).cloned())
+    async fn get_activation(
+        &self,
+        namespace: &EntityName,
+        id: &ActivationId,
+    ) -> Result<Option<Activation>> {
+        Ok(self
+            .lock()
+            .activations
+            .get(&(namespace.to_string(), id.to_string()))
+            .cloned())
     }
 
     async fn list_activations(&self, q: &ActivationQuery) -> Result<Vec<Activation>> {
         let s = self.lock();
-        let mut hits: Vec<&Activation> = s.activations.values().filter(|a| activation_matches(a, q)).collect();
-        hits.sort_by(|a, b| b.start.cmp(&a.start).then_with(|| b.activation_id.cmp(&a.activation_id)));
+        let mut hits: Vec<&Activation> = s
+            .activations
+            .values()
+            .filter(|a| activation_matches(a, q))
+            .collect();
+        hits.sort_by(|a, b| {
+            b.start
+                .cmp(&a.start)
+                .then_with(|| b.activation_id.cmp(&a.activation_id))
+        });
         Ok(page(hits, q.skip, q.limit))
     }
 
     async fn count_activations(&self, q: &ActivationQuery) -> Result<u64> {
-        Ok(self.lock().activations.values().filter(|a| activation_matches(a, q)).count() as u64)
+        Ok(self
+            .lock()
+            .activations
+            .values()
+            .filter(|a| activation_matches(a, q))
+            .count() as u64)
     }
 }

@@ -15,7 +15,10 @@ use owl_entity::identity::{AuthKey, Identity, NamespaceLimits, Subject};
 use owl_entity::name::EntityName;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::{ActivationQuery, EntityKeys, EntityQuery, Result, Rev, Scope, Store, StoreError, Stored, new_rev};
+use crate::{
+    ActivationQuery, EntityKeys, EntityQuery, Result, Rev, Scope, Store, StoreError, Stored,
+    new_rev,
+};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS entities (
@@ -76,7 +79,9 @@ impl SqliteStore {
         // commits but never corrupts the file.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T>
@@ -149,9 +154,17 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.run(move |c| {
             let row: Option<(String, String)> = c
-                .query_row("SELECT rev, doc FROM entities WHERE id = ?", [&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row("SELECT rev, doc FROM entities WHERE id = ?", [&id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
-            row.map(|(rev, doc)| Ok(Stored { rev: Rev(rev), value: decode_entity(&id, &doc)? })).transpose()
+            row.map(|(rev, doc)| {
+                Ok(Stored {
+                    rev: Rev(rev),
+                    value: decode_entity(&id, &doc)?,
+                })
+            })
+            .transpose()
         })
         .await
     }
@@ -181,8 +194,9 @@ impl Store for SqliteStore {
         let (id, rev) = (id.to_string(), rev.clone());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<String> =
-                tx.query_row("SELECT rev FROM entities WHERE id = ?", [&id], |r| r.get(0)).optional()?;
+            let current: Option<String> = tx
+                .query_row("SELECT rev FROM entities WHERE id = ?", [&id], |r| r.get(0))
+                .optional()?;
             check_rev(current, Some(&rev))?;
             tx.execute("DELETE FROM entities WHERE id = ?", [&id])?;
             tx.commit()?;
@@ -227,9 +241,19 @@ impl Store for SqliteStore {
         let subject = subject.to_string();
         self.run(move |c| {
             let row: Option<(String, String)> = c
-                .query_row("SELECT rev, doc FROM subjects WHERE subject = ?", [&subject], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(
+                    "SELECT rev, doc FROM subjects WHERE subject = ?",
+                    [&subject],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?;
-            row.map(|(rev, doc)| Ok(Stored { rev: Rev(rev), value: decode(&subject, &doc)? })).transpose()
+            row.map(|(rev, doc)| {
+                Ok(Stored {
+                    rev: Rev(rev),
+                    value: decode(&subject, &doc)?,
+                })
+            })
+            .transpose()
         })
         .await
     }
@@ -267,8 +291,13 @@ impl Store for SqliteStore {
         let (subject, rev) = (subject.to_string(), rev.clone());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<String> =
-                tx.query_row("SELECT rev FROM subjects WHERE subject = ?", [&subject], |r| r.get(0)).optional()?;
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT rev FROM subjects WHERE subject = ?",
+                    [&subject],
+                    |r| r.get(0),
+                )
+                .optional()?;
             check_rev(current, Some(&rev))?;
             tx.execute("DELETE FROM namespace_keys WHERE subject = ?", [&subject])?;
             tx.execute("DELETE FROM subjects WHERE subject = ?", [&subject])?;
@@ -280,8 +309,10 @@ impl Store for SqliteStore {
 
     async fn list_subjects(&self) -> Result<Vec<Subject>> {
         self.run(|c| {
-            let mut stmt = c.prepare_cached("SELECT subject, doc FROM subjects ORDER BY subject")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut stmt =
+                c.prepare_cached("SELECT subject, doc FROM subjects ORDER BY subject")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             rows.map(|r| {
                 let (id, doc) = r?;
                 decode(&id, &doc)
@@ -337,19 +368,34 @@ impl Store for SqliteStore {
     async fn get_limits(&self, namespace: &EntityName) -> Result<Option<NamespaceLimits>> {
         let ns = namespace.to_string();
         self.run(move |c| {
-            let doc: Option<String> =
-                c.query_row("SELECT doc FROM namespace_limits WHERE namespace = ?", [&ns], |r| r.get(0)).optional()?;
+            let doc: Option<String> = c
+                .query_row(
+                    "SELECT doc FROM namespace_limits WHERE namespace = ?",
+                    [&ns],
+                    |r| r.get(0),
+                )
+                .optional()?;
             doc.map(|d| decode(&ns, &d)).transpose()
         })
         .await
     }
 
-    async fn put_limits(&self, namespace: &EntityName, limits: Option<&NamespaceLimits>) -> Result<()> {
+    async fn put_limits(
+        &self,
+        namespace: &EntityName,
+        limits: Option<&NamespaceLimits>,
+    ) -> Result<()> {
         let ns = namespace.to_string();
-        let doc = limits.map(serde_json::to_string).transpose().map_err(backend)?;
+        let doc = limits
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(backend)?;
         self.run(move |c| {
             match doc {
-                Some(d) => c.execute("INSERT OR REPLACE INTO namespace_limits (namespace, doc) VALUES (?, ?)", [&ns, &d])?,
+                Some(d) => c.execute(
+                    "INSERT OR REPLACE INTO namespace_limits (namespace, doc) VALUES (?, ?)",
+                    [&ns, &d],
+                )?,
                 None => c.execute("DELETE FROM namespace_limits WHERE namespace = ?", [&ns])?,
             };
             Ok(())
@@ -359,8 +405,12 @@ impl Store for SqliteStore {
 
     async fn put_activation(&self, a: &Activation) -> Result<()> {
         let doc = serde_json::to_string(a).map_err(backend)?;
-        let (ns, id, name_key, start) =
-            (a.namespace.root().to_string(), a.activation_id.to_string(), a.filter_name(), a.start);
+        let (ns, id, name_key, start) = (
+            a.namespace.root().to_string(),
+            a.activation_id.to_string(),
+            a.filter_name(),
+            a.start,
+        );
         self.run(move |c| {
             c.execute(
                 "INSERT INTO activations (namespace, id, name_key, start, doc) VALUES (?, ?, ?, ?, ?)",
@@ -371,11 +421,19 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_activation(&self, namespace: &EntityName, id: &ActivationId) -> Result<Option<Activation>> {
+    async fn get_activation(
+        &self,
+        namespace: &EntityName,
+        id: &ActivationId,
+    ) -> Result<Option<Activation>> {
         let (ns, id) = (namespace.to_string(), id.to_string());
         self.run(move |c| {
             let doc: Option<String> = c
-                .query_row("SELECT doc FROM activations WHERE namespace = ? AND id = ?", [&ns, &id], |r| r.get(0))
+                .query_row(
+                    "SELECT doc FROM activations WHERE namespace = ? AND id = ?",
+                    [&ns, &id],
+                    |r| r.get(0),
+                )
                 .optional()?;
             doc.map(|d| decode(&id, &d)).transpose()
         })

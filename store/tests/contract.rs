@@ -24,7 +24,12 @@ fn action(path: &str, n: &str, updated: i64) -> Entity {
         name: name(n),
         version: SemVer::default(),
         publish: false,
-        exec: Exec::Code { kind: "nodejs:20".into(), code: "x".into(), main: None, binary: false },
+        exec: Exec::Code {
+            kind: "nodejs:20".into(),
+            code: "x".into(),
+            main: None,
+            binary: false,
+        },
         parameters: Params::new(),
         limits: ActionLimits::defaults(&LimitBounds::default()),
         annotations: Params::new(),
@@ -49,7 +54,11 @@ fn subject(s: &str, ns: &str) -> (Subject, AuthKey) {
     let k = AuthKey::generate();
     let subj = Subject {
         subject: s.into(),
-        namespaces: vec![NamespaceKey { name: name(ns), uuid: k.uuid.clone(), key: k.key.clone() }],
+        namespaces: vec![NamespaceKey {
+            name: name(ns),
+            uuid: k.uuid.clone(),
+            key: k.key.clone(),
+        }],
         blocked: false,
     };
     (subj, k)
@@ -65,7 +74,11 @@ fn activation(ns: &str, n: &str, start: i64, path: &str) -> Activation {
         start,
         end: start + 5,
         duration: None,
-        response: ActivationResponse { status_code: StatusCode::Success, result: Some(json!({})), size: None },
+        response: ActivationResponse {
+            status_code: StatusCode::Success,
+            result: Some(json!({})),
+            size: None,
+        },
         logs: vec![],
         annotations: Params::from_pairs([("path", json!(path))]),
         publish: false,
@@ -90,16 +103,25 @@ macro_rules! contract {
             async fn creating_an_entity_that_exists_is_a_conflict() {
                 let s = store();
                 s.put_entity(&action("guest", "a", 1), None).await.unwrap();
-                assert_eq!(s.put_entity(&action("guest", "a", 2), None).await, Err(StoreError::Conflict));
+                assert_eq!(
+                    s.put_entity(&action("guest", "a", 2), None).await,
+                    Err(StoreError::Conflict)
+                );
             }
 
             #[tokio::test]
             async fn an_update_with_a_stale_revision_is_a_conflict_and_changes_nothing() {
                 let s = store();
                 let r1 = s.put_entity(&action("guest", "a", 1), None).await.unwrap();
-                let r2 = s.put_entity(&action("guest", "a", 2), Some(&r1)).await.unwrap();
+                let r2 = s
+                    .put_entity(&action("guest", "a", 2), Some(&r1))
+                    .await
+                    .unwrap();
                 assert_ne!(r1, r2);
-                assert_eq!(s.put_entity(&action("guest", "a", 3), Some(&r1)).await, Err(StoreError::Conflict));
+                assert_eq!(
+                    s.put_entity(&action("guest", "a", 3), Some(&r1)).await,
+                    Err(StoreError::Conflict)
+                );
                 let got = s.get_entity("guest/a").await.unwrap().unwrap();
                 assert_eq!((got.rev, got.value.updated()), (r2, 2));
             }
@@ -110,16 +132,27 @@ macro_rules! contract {
                 let r = s.put_entity(&action("guest", "a", 1), None).await.unwrap();
                 s.delete_entity("guest/a", &r).await.unwrap();
                 assert_eq!(s.get_entity("guest/a").await.unwrap(), None);
-                assert_eq!(s.delete_entity("guest/a", &r).await, Err(StoreError::NotFound));
-                assert_eq!(s.put_entity(&action("guest", "a", 2), Some(&r)).await, Err(StoreError::NotFound));
+                assert_eq!(
+                    s.delete_entity("guest/a", &r).await,
+                    Err(StoreError::NotFound)
+                );
+                assert_eq!(
+                    s.put_entity(&action("guest", "a", 2), Some(&r)).await,
+                    Err(StoreError::NotFound)
+                );
             }
 
             #[tokio::test]
             async fn a_delete_with_a_stale_revision_is_a_conflict() {
                 let s = store();
                 let r1 = s.put_entity(&action("guest", "a", 1), None).await.unwrap();
-                s.put_entity(&action("guest", "a", 2), Some(&r1)).await.unwrap();
-                assert_eq!(s.delete_entity("guest/a", &r1).await, Err(StoreError::Conflict));
+                s.put_entity(&action("guest", "a", 2), Some(&r1))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    s.delete_entity("guest/a", &r1).await,
+                    Err(StoreError::Conflict)
+                );
                 assert!(s.get_entity("guest/a").await.unwrap().is_some());
             }
 
@@ -130,7 +163,9 @@ macro_rules! contract {
                 let tasks: Vec<_> = (1..=16)
                     .map(|i| {
                         let (s, r) = (s.clone(), r.clone());
-                        tokio::spawn(async move { s.put_entity(&action("guest", "a", i), Some(&r)).await })
+                        tokio::spawn(async move {
+                            s.put_entity(&action("guest", "a", i), Some(&r)).await
+                        })
                     })
                     .collect();
                 let mut wins = vec![];
@@ -141,7 +176,15 @@ macro_rules! contract {
                     }
                 }
                 assert_eq!(wins.len(), 1);
-                assert_eq!(s.get_entity("guest/a").await.unwrap().unwrap().value.updated(), wins[0]);
+                assert_eq!(
+                    s.get_entity("guest/a")
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .value
+                        .updated(),
+                    wins[0]
+                );
             }
 
             #[tokio::test]
@@ -152,7 +195,10 @@ macro_rules! contract {
                 }
                 s.put_entity(&action("other", "z", 9), None).await.unwrap();
                 let mut q = EntityQuery::new(Collection::Actions, Scope::Namespace(name("guest")));
-                assert_eq!(names(&s.list_entities(&q).await.unwrap()), ["guest/b", "guest/c", "guest/a"]);
+                assert_eq!(
+                    names(&s.list_entities(&q).await.unwrap()),
+                    ["guest/b", "guest/c", "guest/a"]
+                );
                 q.skip = 1;
                 q.limit = Some(1);
                 assert_eq!(names(&s.list_entities(&q).await.unwrap()), ["guest/c"]);
@@ -163,23 +209,49 @@ macro_rules! contract {
             async fn a_namespace_scope_includes_packaged_actions_and_a_path_scope_only_its_own() {
                 let s = store();
                 s.put_entity(&action("guest", "a", 1), None).await.unwrap();
-                s.put_entity(&action("guest/pkg", "b", 2), None).await.unwrap();
-                s.put_entity(&package("guest", "pkg", false, None, 3), None).await.unwrap();
+                s.put_entity(&action("guest/pkg", "b", 2), None)
+                    .await
+                    .unwrap();
+                s.put_entity(&package("guest", "pkg", false, None, 3), None)
+                    .await
+                    .unwrap();
                 let all = EntityQuery::new(Collection::Actions, Scope::Namespace(name("guest")));
-                assert_eq!(names(&s.list_entities(&all).await.unwrap()), ["guest/pkg/b", "guest/a"]);
-                let pkg = EntityQuery::new(Collection::Actions, Scope::Path(EntityPath::parse("guest/pkg").unwrap()));
-                assert_eq!(names(&s.list_entities(&pkg).await.unwrap()), ["guest/pkg/b"]);
-                let packages = EntityQuery::new(Collection::Packages, Scope::Namespace(name("guest")));
-                assert_eq!(names(&s.list_entities(&packages).await.unwrap()), ["guest/pkg"]);
+                assert_eq!(
+                    names(&s.list_entities(&all).await.unwrap()),
+                    ["guest/pkg/b", "guest/a"]
+                );
+                let pkg = EntityQuery::new(
+                    Collection::Actions,
+                    Scope::Path(EntityPath::parse("guest/pkg").unwrap()),
+                );
+                assert_eq!(
+                    names(&s.list_entities(&pkg).await.unwrap()),
+                    ["guest/pkg/b"]
+                );
+                let packages =
+                    EntityQuery::new(Collection::Packages, Scope::Namespace(name("guest")));
+                assert_eq!(
+                    names(&s.list_entities(&packages).await.unwrap()),
+                    ["guest/pkg"]
+                );
             }
 
             #[tokio::test]
             async fn public_lists_hold_published_packages_but_no_bindings() {
                 let s = store();
-                let b = Binding { namespace: name("guest"), name: name("shared") };
-                s.put_entity(&package("guest", "shared", true, None, 1), None).await.unwrap();
-                s.put_entity(&package("guest", "private", false, None, 2), None).await.unwrap();
-                s.put_entity(&package("guest", "bound", true, Some(b), 3), None).await.unwrap();
+                let b = Binding {
+                    namespace: name("guest"),
+                    name: name("shared"),
+                };
+                s.put_entity(&package("guest", "shared", true, None, 1), None)
+                    .await
+                    .unwrap();
+                s.put_entity(&package("guest", "private", false, None, 2), None)
+                    .await
+                    .unwrap();
+                s.put_entity(&package("guest", "bound", true, Some(b), 3), None)
+                    .await
+                    .unwrap();
                 let mut q = EntityQuery::new(Collection::Packages, Scope::Namespace(name("guest")));
                 q.public_only = true;
                 assert_eq!(names(&s.list_entities(&q).await.unwrap()), ["guest/shared"]);
@@ -192,8 +264,14 @@ macro_rules! contract {
                 let (mut subj, key) = subject("alice", "alice-ns");
                 let r = s.put_subject(&subj, None).await.unwrap();
                 let id = s.identity_for_key(&key).await.unwrap().unwrap();
-                assert_eq!((id.subject.as_str(), id.namespace.as_str()), ("alice", "alice-ns"));
-                let wrong = AuthKey { key: "x".repeat(64), ..key.clone() };
+                assert_eq!(
+                    (id.subject.as_str(), id.namespace.as_str()),
+                    ("alice", "alice-ns")
+                );
+                let wrong = AuthKey {
+                    key: "x".repeat(64),
+                    ..key.clone()
+                };
                 assert_eq!(s.identity_for_key(&wrong).await.unwrap(), None);
                 subj.blocked = true;
                 let r2 = s.put_subject(&subj, Some(&r)).await.unwrap();
@@ -218,10 +296,21 @@ macro_rules! contract {
                 let s = store();
                 let (subj, key) = subject("alice", "alice-ns");
                 s.put_subject(&subj, None).await.unwrap();
-                let limits = NamespaceLimits { invocations_per_minute: Some(7), ..Default::default() };
-                s.put_limits(&name("alice-ns"), Some(&limits)).await.unwrap();
-                assert_eq!(s.identity_for_key(&key).await.unwrap().unwrap().limits, limits);
-                assert_eq!(s.subjects_of_namespace(&name("alice-ns")).await.unwrap(), vec![subj]);
+                let limits = NamespaceLimits {
+                    invocations_per_minute: Some(7),
+                    ..Default::default()
+                };
+                s.put_limits(&name("alice-ns"), Some(&limits))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    s.identity_for_key(&key).await.unwrap().unwrap().limits,
+                    limits
+                );
+                assert_eq!(
+                    s.subjects_of_namespace(&name("alice-ns")).await.unwrap(),
+                    vec![subj]
+                );
                 s.put_limits(&name("alice-ns"), None).await.unwrap();
                 assert_eq!(s.get_limits(&name("alice-ns")).await.unwrap(), None);
             }
@@ -237,19 +326,42 @@ macro_rules! contract {
                     s.put_activation(a).await.unwrap();
                 }
                 let ids = |v: Vec<Activation>| v.into_iter().map(|a| a.start).collect::<Vec<_>>();
-                let mut q = ActivationQuery { namespace: Some(name("guest")), ..Default::default() };
+                let mut q = ActivationQuery {
+                    namespace: Some(name("guest")),
+                    ..Default::default()
+                };
                 assert_eq!(ids(s.list_activations(&q).await.unwrap()), [300, 200, 100]);
                 q.name = Some("guest/hello".into());
                 assert_eq!(ids(s.list_activations(&q).await.unwrap()), [100]);
                 q.name = Some("guest/pkg/hello".into());
                 assert_eq!(ids(s.list_activations(&q).await.unwrap()), [300]);
-                let q = ActivationQuery { namespace: Some(name("guest")), since: Some(150), upto: Some(300), ..Default::default() };
+                let q = ActivationQuery {
+                    namespace: Some(name("guest")),
+                    since: Some(150),
+                    upto: Some(300),
+                    ..Default::default()
+                };
                 assert_eq!(ids(s.list_activations(&q).await.unwrap()), [300, 200]);
                 assert_eq!(s.count_activations(&q).await.unwrap(), 2);
-                let q = ActivationQuery { namespace: Some(name("guest")), skip: 1, limit: Some(1), ..Default::default() };
+                let q = ActivationQuery {
+                    namespace: Some(name("guest")),
+                    skip: 1,
+                    limit: Some(1),
+                    ..Default::default()
+                };
                 assert_eq!(ids(s.list_activations(&q).await.unwrap()), [200]);
-                assert_eq!(s.get_activation(&name("guest"), &a2.activation_id).await.unwrap(), Some(a2.clone()));
-                assert_eq!(s.get_activation(&name("other"), &a2.activation_id).await.unwrap(), None);
+                assert_eq!(
+                    s.get_activation(&name("guest"), &a2.activation_id)
+                        .await
+                        .unwrap(),
+                    Some(a2.clone())
+                );
+                assert_eq!(
+                    s.get_activation(&name("other"), &a2.activation_id)
+                        .await
+                        .unwrap(),
+                    None
+                );
                 assert_eq!(s.put_activation(&a2).await, Err(StoreError::Conflict));
             }
 
@@ -259,9 +371,25 @@ macro_rules! contract {
                 owl_store::seed::ensure_default_subjects(&*s).await.unwrap();
                 owl_store::seed::ensure_default_subjects(&*s).await.unwrap();
                 let guest = AuthKey::parse(owl_entity::identity::GUEST_KEY).unwrap();
-                assert_eq!(s.identity_for_key(&guest).await.unwrap().unwrap().namespace.as_str(), "guest");
+                assert_eq!(
+                    s.identity_for_key(&guest)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .namespace
+                        .as_str(),
+                    "guest"
+                );
                 let system = AuthKey::parse(owl_entity::identity::WHISK_SYSTEM_KEY).unwrap();
-                assert_eq!(s.identity_for_key(&system).await.unwrap().unwrap().namespace.as_str(), "whisk.system");
+                assert_eq!(
+                    s.identity_for_key(&system)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .namespace
+                        .as_str(),
+                    "whisk.system"
+                );
                 assert_eq!(s.list_subjects().await.unwrap().len(), 2);
             }
         }
@@ -271,7 +399,9 @@ macro_rules! contract {
 contract!(memory, Arc::new(owl_store::MemoryStore::new()));
 contract!(sqlite, {
     // Each test gets its own directory under cargo's scratch space for integration tests.
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap().keep();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+        .keep();
     Arc::new(owl_store::SqliteStore::open(&dir).unwrap())
 });
 
@@ -281,11 +411,20 @@ async fn sqlite_keeps_everything_across_a_reopen() {
     {
         let s = owl_store::SqliteStore::open(dir.path()).unwrap();
         s.put_entity(&action("guest", "a", 1), None).await.unwrap();
-        s.put_subject(&subject("alice", "alice-ns").0, None).await.unwrap();
-        s.put_activation(&activation("guest", "a", 5, "guest/a")).await.unwrap();
+        s.put_subject(&subject("alice", "alice-ns").0, None)
+            .await
+            .unwrap();
+        s.put_activation(&activation("guest", "a", 5, "guest/a"))
+            .await
+            .unwrap();
     }
     let s = owl_store::SqliteStore::open(dir.path()).unwrap();
     assert!(s.get_entity("guest/a").await.unwrap().is_some());
     assert!(s.get_subject("alice").await.unwrap().is_some());
-    assert_eq!(s.count_activations(&ActivationQuery::default()).await.unwrap(), 1);
+    assert_eq!(
+        s.count_activations(&ActivationQuery::default())
+            .await
+            .unwrap(),
+        1
+    );
 }

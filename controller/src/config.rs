@@ -1,0 +1,52 @@
+//! The controller's settings: limits, throttles, sizes and the runtime manifest. Defaults are
+//! OpenWhisk's deployment defaults, in one place.
+
+use owl_entity::exec::Manifest;
+use owl_entity::limits::LimitBounds;
+
+const MB: usize = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// Bounds of action limits (timeout, memory, logs, concurrency).
+    pub bounds: LimitBounds,
+    pub invocations_per_minute: i64,
+    pub concurrent_invocations: i64,
+    pub fires_per_minute: i64,
+    pub sequence_max_length: usize,
+    /// Size limit of an entity's parameters, and of its annotations.
+    pub parameter_size_limit: usize,
+    /// Size limit of an action's code.
+    pub exec_size_limit: usize,
+    /// Size limit of an invoke or fire payload.
+    pub payload_limit: usize,
+    /// Largest request body read at all.
+    pub max_body: usize,
+    pub list_default_limit: usize,
+    pub list_max_limit: usize,
+    pub manifest: Manifest,
+    /// Shown by `GET /api/v1` as `build` and `buildno`.
+    pub build: String,
+    pub buildno: String,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            bounds: LimitBounds::default(),
+            invocations_per_minute: 60,
+            concurrent_invocations: 30,
+            fires_per_minute: 60,
+            sequence_max_length: 50,
+            parameter_size_limit: MB,
+            exec_size_limit: 48 * MB,
+            payload_limit: MB,
+            max_body: 50 * MB,
+            list_default_limit: 30,
+            list_max_limit: 200,
+            manifest: Manifest::builtin(),
+            build: "2026-11-29T00:00:00Z".into(),
+            buildno: concat!("owl-", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The HTTP server. Every request enters through [`entry`], which reads it whole, hands it to the
+//! route table and turns the outcome into a response with the transaction id and CORS headers.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, BytesMut};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use futures_util::StreamExt;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::request::{Reply, Request};
+use crate::transaction::TransactionId;
+use crate::{AppState, messages, routes};
+
+/// On every `/api/v1` response (header names in the lower case HTTP/2 requires).
+pub const CORS_HEADERS: [(&str, &str); 3] = [
+    ("access-control-allow-origin", "*"),
+    (
+        "access-control-allow-methods",
+        "GET, DELETE, POST, PUT, HEAD",
+    ),
+    (
+        "access-control-allow-headers",
+        "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent",
+    ),
+];
+
+/// Starts serving on `listener`. The returned server runs until stopped (or a signal stops it).
+pub fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    workers: usize,
+) -> std::io::Result<Server> {
+    let data = web::Data::from(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .default_service(web::to(entry))
+    })
+    .workers(workers.max(1))
+    // The reference server's request timeout is 65 s, above the 60 s blocking-invoke wait.
+    .client_request_timeout(std::time::Duration::from_secs(65))
+    .shutdown_timeout(5)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+async fn entry(
+    req: HttpRequest,
+    mut payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let tid = TransactionId::from_request(&req);
+    let max = state.config.max_body;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let outcome = match declared {
+        Some(n) if n > max => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            messages::request_too_large(n, max),
+        )),
+        _ => read_body(&mut payload, max).await,
+    };
+    let outcome = match outcome {
+        Ok(body) => {
+            let request = Request {
+                method: req.method().clone(),
+                path: req.uri().path().to_string(),
+                tid: tid.clone(),
+                query: web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+                    .map(|q| q.into_inner())
+                    .unwrap_or_default(),
+                body: body.freeze(),
+                authorization: req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            };
+            if let Some(e) = unsupported_content_type(&req, &request) {
+                Err(e)
+            } else {
+                routes::dispatch(&state, &request).await
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let mut response = respond(outcome, &tid);
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(tid.as_str()) {
+        headers.insert(
+            header::HeaderName::from_static(crate::transaction::HEADER_LOWER),
+            v,
+        );
+    }
+    if req.path().starts_with("/api/v1") {
+        for (k, v) in CORS_HEADERS {
+            headers.insert(
+                header::HeaderName::from_static(k),
+                HeaderValue::from_static(v),
+            );
+        }
+    }
+    tracing::debug!(
+        tid = %tid, method = %req.method(), path = req.path(), status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64, "request"
+    );
+    response
+}
+
+async fn read_body(payload: &mut web::Payload, max: usize) -> Result<BytesMut, ApiError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::malformed_body(&e.to_string()))?;
+        if body.len() + chunk.len() > max {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                messages::request_too_large(body.len() + chunk.len(), max),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A body on PUT or POST must be JSON, as the reference server's unmarshallers require.
+fn unsupported_content_type(req: &HttpRequest, r: &Request) -> Option<ApiError> {
+    if r.body.is_empty()
+        || !(r.method == actix_web::http::Method::PUT || r.method == actix_web::http::Method::POST)
+    {
+        return None;
+    }
+    // Web actions (a later concern) take any content type.
+    if r.path.starts_with("/api/v1/web/") {
+        return None;
+    }
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    (mime != "application/json").then(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            messages::UNSUPPORTED_CONTENT_TYPE,
+        )
+    })
+}
+
+fn respond(outcome: Result<Reply, ApiError>, tid: &TransactionId) -> HttpResponse {
+    match outcome {
+        Ok(Reply::Json(status, v)) => HttpResponse::build(status)
+            .content_type("application/json")
+            .body(v.to_string()),
+        Ok(Reply::Text(status, t)) => HttpResponse::build(status)
+            .content_type("text/plain; charset=UTF-8")
+            .body(t),
+        Ok(Reply::NoContent) => HttpResponse::NoContent().finish(),
+        Err(e) => {
+            let mut b = HttpResponse::build(e.status);
+            if e.status == StatusCode::UNAUTHORIZED {
+                b.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    "Basic realm=\"OpenWhisk secure realm\"",
+                ));
+            }
+            b.content_type("application/json")
+                .body(json!({"error": e.message, "code": tid.as_str()}).to_string())
+        }
+    }
+}
