@@ -1,1 +1,23 @@
-//! x
+//! Black-box compatibility tests: they start the real `owl` binary and speak to it over HTTP only.
+//!
+//! - [`server`]: starts `owl standalone` on a free port with its own data directory, restarts it on the
+//!   same directory, and stops it when dropped.
+//! - [`client`]: sends requests shaped as the `wsk` CLI shapes them (headers, bodies ending in a newline,
+//!   query keys in order) and checks every response against OpenWhisk's swagger description.
+//! - [`swagger`]: a validator for the subset of JSON Schema that swagger 2.0 descriptions use.
+//! - [`blank`]: blanks volatile fields (`updated`, `code`, ids, times) so whole bodies can be compared.
+//!
+//! The tests themselves are in `tests/`; the JavaScript client's tests are in `js/`.
+
+pub mod blank;
+pub mod client;
+pub mod server;
+pub mod swagger;
+
+pub use blank::blank;
+pub use client::{Client, Response};
+pub use server::Owl;
+
+/// OpenWhisk's well-known keys, which `owl standalone` preloads.
+pub const GUEST_KEY: &str = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+pub const WHISK_SYSTEM_KEY: &str = "789c46b1-71f6-4ed5-8c54-816aa4f8c502:abczO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";

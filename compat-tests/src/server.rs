@@ -1,0 +1,122 @@
+//! Starts the real `owl` binary for a test.
+//!
+//! The binary is `$OWL_BIN`, else `target/debug/owl` of this workspace; the test command builds it
+//! first. A missing binary fails the test with a message saying how to build it: never a skip.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Owl {
+    child: Option<Child>,
+    pub base: String,
+    pub data_dir: tempfile::TempDir,
+}
+
+fn binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("OWL_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug/owl")
+}
+
+impl Owl {
+    /// A fresh `owl standalone` with an empty data directory.
+    pub fn start() -> Owl {
+        let data_dir = tempfile::tempdir().expect("a temporary data directory");
+        let mut owl = Owl {
+            child: None,
+            base: String::new(),
+            data_dir,
+        };
+        owl.spawn();
+        owl
+    }
+
+    fn spawn(&mut self) {
+        let bin = binary();
+        assert!(
+            bin.exists(),
+            "the owl binary is missing at {}: build it with `cargo build --bin owl` (scripts/test does)",
+            bin.display()
+        );
+        let mut child = Command::new(&bin)
+            .args(["standalone", "--port", "0", "--workers", "2", "--data-dir"])
+            .arg(self.data_dir.path())
+            .env("OWL_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("owl starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("owl standalone listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("owl standalone printed its address");
+        self.base = url;
+        self.child = Some(child);
+    }
+
+    /// Stops the server (SIGTERM, then a wait) and starts it again on the same data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns whether it exited successfully.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return status.success(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return false;
+                }
+            }
+        }
+    }
+
+    pub fn client(&self, key: &str) -> crate::Client {
+        crate::Client::new(&self.base, Some(key))
+    }
+
+    pub fn guest(&self) -> crate::Client {
+        self.client(crate::GUEST_KEY)
+    }
+
+    pub fn anonymous(&self) -> crate::Client {
+        crate::Client::new(&self.base, None)
+    }
+}
+
+impl Drop for Owl {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
