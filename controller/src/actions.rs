@@ -11,7 +11,6 @@
 
 use actix_web::http::StatusCode;
 use owl_entity::action::{Action, ActionPut};
-use owl_entity::entity::{Collection, Entity};
 use owl_entity::exec::Exec;
 use owl_entity::name::{EntityName, EntityPath, FullyQualifiedName};
 use owl_entity::package::Package;
@@ -64,7 +63,7 @@ pub async fn resolve_package(
 pub async fn list(ctx: &Ctx<'_>, ns: &EntityName, pkg: Option<&EntityName>) -> ApiResult<Reply> {
     let scope = match pkg {
         None => {
-            entitlement::require_owner(ctx.identity, ns, ns.as_str())?;
+            entitlement::require_owner(ctx.identity, ns, None)?;
             Scope::Namespace(ns.clone())
         }
         Some(p) => {
@@ -74,11 +73,7 @@ pub async fn list(ctx: &Ctx<'_>, ns: &EntityName, pkg: Option<&EntityName>) -> A
             Scope::Path(resolve_package(ctx, &pkg_fqn).await?.actions_path)
         }
     };
-    entities::list(ctx, Collection::Actions, scope, false, |e| match e {
-        Entity::Action(a) => a.summary(),
-        _ => serde_json::Value::Null,
-    })
-    .await
+    entities::list::<Action>(ctx, scope, false, |a| a.summary()).await
 }
 
 /// The action at `ns/[pkg/]name` with the parameters it inherits from its package or binding.

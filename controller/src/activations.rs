@@ -53,7 +53,7 @@ fn name_filter(ctx: &Ctx<'_>, ns: &EntityName) -> ApiResult<Option<String>> {
 }
 
 pub async fn list(ctx: &Ctx<'_>, ns: &EntityName) -> ApiResult<Reply> {
-    entitlement::require_owner(ctx.identity, ns, ns.as_str())?;
+    entitlement::require_owner(ctx.identity, ns, None)?;
     let cfg = &ctx.state.config;
     let params = ListParams::parse(
         ctx.req,
@@ -93,7 +93,7 @@ pub async fn get(
     id: &ActivationId,
     view: View,
 ) -> ApiResult<Reply> {
-    entitlement::require_owner(ctx.identity, ns, &format!("{ns}/{id}"))?;
+    entitlement::require_owner(ctx.identity, ns, Some(id.as_str()))?;
     let a = ctx
         .state
         .store

@@ -1,7 +1,7 @@
 //! The steps every entity collection shares: read one kind from the shared id space, decide what a PUT
 //! may do with what is there, write with the revision read, and delete.
 
-use owl_entity::entity::{Collection, Entity, Kind};
+use owl_entity::entity::Kind;
 use owl_entity::name::FullyQualifiedName;
 use owl_store::{EntityQuery, Rev, Scope, Stored};
 use serde_json::Value;
@@ -67,14 +67,14 @@ pub async fn remove<T: Kind>(
     Reply::ok(body)
 }
 
-/// A list (or count) of one collection in a scope, each item shown by `summary`.
-pub async fn list(
+/// A list (or count) of one kind in a scope, each item shown by `summary`.
+pub async fn list<T: Kind>(
     ctx: &Ctx<'_>,
-    collection: Collection,
     scope: Scope,
     public_only: bool,
-    summary: impl Fn(&Entity) -> Value,
+    summary: impl Fn(&T) -> Value,
 ) -> ApiResult<Reply> {
+    let collection = T::COLLECTION;
     let cfg = &ctx.state.config;
     let params = ListParams::parse(
         ctx.req,
@@ -91,5 +91,11 @@ pub async fn list(
     q.skip = params.skip;
     q.limit = Some(params.limit);
     let items = ctx.state.store.list_entities(&q).await?;
-    Reply::ok(Value::Array(items.iter().map(summary).collect()))
+    Reply::ok(Value::Array(
+        items
+            .into_iter()
+            .filter_map(T::from_entity)
+            .map(|e| summary(&e))
+            .collect(),
+    ))
 }

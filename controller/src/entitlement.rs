@@ -24,12 +24,16 @@ pub fn is_owner(identity: &Identity, namespace: &EntityName) -> bool {
     &identity.namespace == namespace
 }
 
-/// Only the owner may touch anything outside packages.
-pub fn require_owner(identity: &Identity, namespace: &EntityName, what: &str) -> ApiResult<()> {
-    if is_owner(identity, namespace) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(what))
+/// Only the owner may touch anything outside packages; a refusal names `ns` or `ns/name`.
+pub fn require_owner(
+    identity: &Identity,
+    namespace: &EntityName,
+    name: Option<&str>,
+) -> ApiResult<()> {
+    match (is_owner(identity, namespace), name) {
+        (true, _) => Ok(()),
+        (false, None) => Err(ApiError::forbidden(namespace.as_str())),
+        (false, Some(n)) => Err(ApiError::forbidden(&format!("{namespace}/{n}"))),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::error::ApiResult;
 use crate::request::{Ctx, Reply};
 
 pub async fn get(ctx: &Ctx<'_>, ns: &EntityName) -> ApiResult<Reply> {
-    entitlement::require_owner(ctx.identity, ns, ns.as_str())?;
+    entitlement::require_owner(ctx.identity, ns, None)?;
     let cfg = &ctx.state.config;
     let own = &ctx.identity.limits;
     let b = &cfg.bounds;

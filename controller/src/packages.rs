@@ -20,22 +20,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::request::{Ctx, Reply};
 use crate::{entities, messages, now_millis};
 
-fn fqn(ns: &EntityName, name: &EntityName) -> FullyQualifiedName {
-    FullyQualifiedName::new(EntityPath::from_name(ns.clone()), name.clone())
-}
-
 pub async fn list(ctx: &Ctx<'_>, ns: &EntityName) -> ApiResult<Reply> {
     let public_only = !entitlement::is_owner(ctx.identity, ns);
-    entities::list(
-        ctx,
-        Collection::Packages,
-        Scope::Namespace(ns.clone()),
-        public_only,
-        |e| match e {
-            Entity::Package(p) => p.summary(),
-            _ => Value::Null,
-        },
-    )
+    entities::list::<Package>(ctx, Scope::Namespace(ns.clone()), public_only, |p| {
+        p.summary()
+    })
     .await
 }
 
@@ -57,7 +46,7 @@ async fn actions_and_feeds(ctx: &Ctx<'_>, path: EntityPath) -> ApiResult<(Vec<Va
 }
 
 pub async fn get(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    let this = fqn(ns, name);
+    let this = FullyQualifiedName::in_namespace(ns, name);
     entitlement::check_package(ctx.state, ctx.identity, Privilege::Read, &this).await?;
     let package = entities::fetch::<Package>(ctx.state, &this).await?.value;
     let (shown, source) = match &package.binding {
@@ -111,7 +100,7 @@ async fn check_binding(ctx: &Ctx<'_>, b: &Binding) -> ApiResult<()> {
 }
 
 pub async fn put(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    let this = fqn(ns, name);
+    let this = FullyQualifiedName::in_namespace(ns, name);
     entitlement::check_package(ctx.state, ctx.identity, Privilege::Put, &this).await?;
     let body = ctx.req.json_body()?;
     let content = PackagePut::from_json(&body, &ctx.identity.namespace)?;
@@ -149,7 +138,7 @@ pub async fn put(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult
 }
 
 pub async fn delete(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    let this = fqn(ns, name);
+    let this = FullyQualifiedName::in_namespace(ns, name);
     entitlement::check_package(ctx.state, ctx.identity, Privilege::Delete, &this).await?;
     let force = ctx.req.bool_param("force", false)?;
     let stored = entities::fetch::<Package>(ctx.state, &this).await?;

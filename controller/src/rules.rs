@@ -9,8 +9,8 @@
 //! | `POST .../rules/{name}` | 200 `OK` when the status is set (or already was); 400 bad status; 404 no rule, or no trigger to activate |
 //! | `DELETE .../rules/{name}` | 200 the deleted rule, `inactive`; 403; 404; 409 |
 
-use owl_entity::entity::{Collection, Entity, PathName};
-use owl_entity::name::{EntityName, EntityPath, FullyQualifiedName};
+use owl_entity::entity::{Entity, PathName};
+use owl_entity::name::{EntityName, FullyQualifiedName};
 use owl_entity::rule::{Rule, RulePut, RuleStatus};
 use owl_entity::trigger::Trigger;
 use owl_store::{Scope, StoreError};
@@ -21,28 +21,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::request::{Ctx, Reply};
 use crate::{actions, entities, messages, now_millis};
 
-fn fqn(ns: &EntityName, name: &EntityName) -> FullyQualifiedName {
-    FullyQualifiedName::new(EntityPath::from_name(ns.clone()), name.clone())
-}
-
-fn owner(ctx: &Ctx<'_>, ns: &EntityName, name: Option<&EntityName>) -> ApiResult<()> {
-    let what = name.map_or_else(|| ns.to_string(), |n| format!("{ns}/{n}"));
-    entitlement::require_owner(ctx.identity, ns, &what)
-}
-
 pub async fn list(ctx: &Ctx<'_>, ns: &EntityName) -> ApiResult<Reply> {
-    owner(ctx, ns, None)?;
-    entities::list(
-        ctx,
-        Collection::Rules,
-        Scope::Namespace(ns.clone()),
-        false,
-        |e| match e {
-            Entity::Rule(r) => r.to_json(),
-            _ => Value::Null,
-        },
-    )
-    .await
+    entitlement::require_owner(ctx.identity, ns, None)?;
+    entities::list::<Rule>(ctx, Scope::Namespace(ns.clone()), false, |r| r.to_json()).await
 }
 
 /// The rule's status as its trigger records it; inactive when the trigger or the link is gone.
@@ -56,8 +37,8 @@ async fn status_of(ctx: &Ctx<'_>, rule: &Rule) -> ApiResult<RuleStatus> {
 }
 
 pub async fn get(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    owner(ctx, ns, Some(name))?;
-    let rule = entities::fetch::<Rule>(ctx.state, &fqn(ns, name))
+    entitlement::require_owner(ctx.identity, ns, Some(name.as_str()))?;
+    let rule = entities::fetch::<Rule>(ctx.state, &FullyQualifiedName::in_namespace(ns, name))
         .await?
         .value;
     let status = status_of(ctx, &rule).await?;
@@ -108,7 +89,7 @@ async fn check_ends(
             &trigger.with_leading_slash(),
         )));
     }
-    entitlement::require_owner(ctx.identity, t_ns, &trigger.doc_id())?;
+    entitlement::require_owner(ctx.identity, t_ns, Some(trigger.name.as_str()))?;
     if entities::find::<Trigger>(ctx.state, trigger)
         .await
         .ok()
@@ -147,12 +128,12 @@ async fn check_ends(
 }
 
 pub async fn put(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    owner(ctx, ns, Some(name))?;
+    entitlement::require_owner(ctx.identity, ns, Some(name.as_str()))?;
     let content = RulePut::from_json(&ctx.req.json_body()?, &ctx.identity.namespace)?;
     content
         .common
         .check_sizes(ctx.state.config.parameter_size_limit)?;
-    let this = fqn(ns, name);
+    let this = FullyQualifiedName::in_namespace(ns, name);
     let rule_id = this.doc_id();
     let overwrite = ctx.req.bool_param("overwrite", false)?;
     match entities::existing_for_put::<Rule>(ctx.state, &this, overwrite).await? {
@@ -192,14 +173,14 @@ pub async fn put(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult
 }
 
 pub async fn set_status(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    owner(ctx, ns, Some(name))?;
+    entitlement::require_owner(ctx.identity, ns, Some(name.as_str()))?;
     let body = ctx.req.json_body()?;
     let requested = match body.get("status") {
         Some(Value::String(s)) => RuleStatus::parse(s)?,
         None | Some(Value::Null) => RuleStatus::parse("")?,
         Some(other) => RuleStatus::parse(&other.to_string())?,
     };
-    let rule = entities::fetch::<Rule>(ctx.state, &fqn(ns, name))
+    let rule = entities::fetch::<Rule>(ctx.state, &FullyQualifiedName::in_namespace(ns, name))
         .await?
         .value;
     let rule_id = rule.fqn().doc_id();
@@ -218,8 +199,9 @@ pub async fn set_status(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> Ap
 }
 
 pub async fn delete(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    owner(ctx, ns, Some(name))?;
-    let stored = entities::fetch::<Rule>(ctx.state, &fqn(ns, name)).await?;
+    entitlement::require_owner(ctx.identity, ns, Some(name.as_str()))?;
+    let stored =
+        entities::fetch::<Rule>(ctx.state, &FullyQualifiedName::in_namespace(ns, name)).await?;
     let rule_id = stored.value.fqn().doc_id();
     update_trigger(ctx, &stored.value.trigger.fqn(), |t| {
         t.unlink_rule(&rule_id)

@@ -9,46 +9,25 @@
 //! | `POST .../triggers/{name}` | fire: 204 no active rule; 413 payload too large; 503 while no invoker serves the rules' actions; 403; 404 |
 
 use actix_web::http::StatusCode;
-use owl_entity::entity::{Collection, Entity};
-use owl_entity::name::{EntityName, EntityPath, FullyQualifiedName};
+use owl_entity::name::{EntityName, FullyQualifiedName};
 use owl_entity::rule::RuleStatus;
 use owl_entity::trigger::{Trigger, TriggerPut};
 use owl_store::Scope;
-use serde_json::Value;
 
 use crate::entitlement;
 use crate::error::{ApiError, ApiResult};
 use crate::request::{Ctx, Reply};
 use crate::{entities, messages, now_millis};
 
-pub fn fqn(ns: &EntityName, name: &EntityName) -> FullyQualifiedName {
-    FullyQualifiedName::new(EntityPath::from_name(ns.clone()), name.clone())
-}
-
-fn owner(ctx: &Ctx<'_>, ns: &EntityName, name: Option<&EntityName>) -> ApiResult<()> {
-    let what = name.map_or_else(|| ns.to_string(), |n| format!("{ns}/{n}"));
-    entitlement::require_owner(ctx.identity, ns, &what)
-}
-
 pub async fn list(ctx: &Ctx<'_>, ns: &EntityName) -> ApiResult<Reply> {
-    owner(ctx, ns, None)?;
-    entities::list(
-        ctx,
-        Collection::Triggers,
-        Scope::Namespace(ns.clone()),
-        false,
-        |e| match e {
-            Entity::Trigger(t) => t.summary(),
-            _ => Value::Null,
-        },
-    )
-    .await
+    entitlement::require_owner(ctx.identity, ns, None)?;
+    entities::list::<Trigger>(ctx, Scope::Namespace(ns.clone()), false, |t| t.summary()).await
 }
 
 pub async fn get(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    owner(ctx, ns, Some(name))?;
+    entitlement::require_owner(ctx.identity, ns, Some(name.as_str()))?;
     Reply::ok(
-        entities::fetch::<Trigger>(ctx.state, &fqn(ns, name))
+        entities::fetch::<Trigger>(ctx.state, &FullyQualifiedName::in_namespace(ns, name))
             .await?
             .value
             .to_json(),
@@ -56,12 +35,12 @@ pub async fn get(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult
 }
 
 pub async fn put(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    owner(ctx, ns, Some(name))?;
+    entitlement::require_owner(ctx.identity, ns, Some(name.as_str()))?;
     let content = TriggerPut::from_json(&ctx.req.json_body()?)?;
     content
         .common
         .check_sizes(ctx.state.config.parameter_size_limit)?;
-    let this = fqn(ns, name);
+    let this = FullyQualifiedName::in_namespace(ns, name);
     let overwrite = ctx.req.bool_param("overwrite", false)?;
     match entities::existing_for_put::<Trigger>(ctx.state, &this, overwrite).await? {
         None => {
@@ -81,13 +60,14 @@ pub async fn put(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult
 }
 
 pub async fn delete(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    owner(ctx, ns, Some(name))?;
-    let stored = entities::fetch::<Trigger>(ctx.state, &fqn(ns, name)).await?;
+    entitlement::require_owner(ctx.identity, ns, Some(name.as_str()))?;
+    let stored =
+        entities::fetch::<Trigger>(ctx.state, &FullyQualifiedName::in_namespace(ns, name)).await?;
     entities::remove(ctx.state, stored, Trigger::to_json).await
 }
 
 pub async fn fire(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult<Reply> {
-    owner(ctx, ns, Some(name))?;
+    entitlement::require_owner(ctx.identity, ns, Some(name.as_str()))?;
     let max = ctx.state.config.payload_limit;
     if ctx.req.body.len() > max {
         return Err(ApiError::new(
@@ -99,9 +79,10 @@ pub async fn fire(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResul
     if !payload.is_object() {
         return Err(ApiError::malformed_body("Object expected in field 'body'"));
     }
-    let trigger = entities::fetch::<Trigger>(ctx.state, &fqn(ns, name))
-        .await?
-        .value;
+    let trigger =
+        entities::fetch::<Trigger>(ctx.state, &FullyQualifiedName::in_namespace(ns, name))
+            .await?
+            .value;
     let active = trigger
         .rules
         .iter()

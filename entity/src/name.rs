@@ -202,6 +202,11 @@ impl FullyQualifiedName {
         FullyQualifiedName { path, name }
     }
 
+    /// `ns/name`: an entity directly in a namespace.
+    pub fn in_namespace(namespace: &EntityName, name: &EntityName) -> Self {
+        FullyQualifiedName::new(EntityPath::from_name(namespace.clone()), name.clone())
+    }
+
     /// The store's id for the entity: the name without its leading slash (`guest/pkg/hello`).
     pub fn doc_id(&self) -> String {
         format!("{}/{}", self.path, self.name)
