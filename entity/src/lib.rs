@@ -12,10 +12,12 @@
 //!   PUT body, and how a PUT creates or updates the document.
 //! - [`entity`]: the four kinds behind one enum, as the store keeps them in one id space per namespace.
 //! - [`activation`]: activation ids and records, in stored, extended and summary forms.
+//! - [`container`]: the `/init` and `/run` bodies of the action container protocol.
 //! - [`error`]: the validation error every constructor above returns, worded as OpenWhisk words it.
 
 pub mod action;
 pub mod activation;
+pub mod container;
 pub mod entity;
 pub mod error;
 pub mod exec;

@@ -1,0 +1,119 @@
+// Owl's Node.js launcher. The actions-runtime proxy starts it once per container: it loads the
+// action, acknowledges on file descriptor 3, then answers each activation (one JSON line on stdin)
+// with one JSON line on descriptor 3. The action's console output is the container's log.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const readline = require('readline');
+const Module = require('module');
+
+// A result carrying only this key is a failure to run (reported as a developer error), not a result.
+const DEVELOPER_ERROR = '__owl_developer_error';
+
+function answer(value) {
+  const bytes = Buffer.from(JSON.stringify(value) + '\n', 'utf8');
+  let written = 0;
+  while (written < bytes.length) {
+    written += fs.writeSync(3, bytes, written, bytes.length - written);
+  }
+}
+
+// `main` for a function, or `file.function` for a function of another file of a zip.
+function splitMain(main) {
+  const m = main.match(/^([^.]+)$|^([^.]+)\.(.+)$/);
+  return m ? [m[2], m[3] || m[1]] : [undefined, main];
+}
+
+function loadSource(file, dir, main) {
+  if (!/^[A-Za-z_$][\w$]*$/.test(main)) {
+    throw `Action entrypoint '${main}' is not a function.`;
+  }
+  const code = fs.readFileSync(file, 'utf8');
+  const mod = new Module(file, null);
+  mod.filename = file;
+  mod.paths = Module._nodeModulePaths(dir);
+  // The entry point may be a top-level function or an export, as OpenWhisk's runtime finds it.
+  const wrapped = `${code}
+;module.exports.__owl_entry = (function () {
+  try { return ${main}; } catch (e) {
+    if (e instanceof ReferenceError) return module.exports.${main} || exports.${main};
+    throw e;
+  }
+})();`;
+  mod._compile(wrapped, file);
+  return mod.exports.__owl_entry;
+}
+
+function loadZip(dir, main) {
+  const [index, fn] = splitMain(main);
+  const has = (f) => fs.existsSync(path.join(dir, f));
+  if (index === undefined && !has('package.json') && !has('index.js')) {
+    throw 'Zipped actions must contain either package.json or index.js at the root.';
+  }
+  const exported = require(index !== undefined ? path.join(dir, index) : dir);
+  return exported[fn];
+}
+
+function load() {
+  const dir = process.env.OW_ACTION_DIR;
+  const main = process.env.OW_ACTION_MAIN || 'main';
+  const file = process.env.OW_ACTION_FILE;
+  const handler = file ? loadSource(file, dir, main) : loadZip(dir, main);
+  if (typeof handler !== 'function') {
+    throw `Action entrypoint '${main}' is not a function.`;
+  }
+  return handler;
+}
+
+function serializeError(e) {
+  if (!e) return {};
+  if (e instanceof Error) {
+    const out = { name: e.name, message: e.message, stack: e.stack };
+    for (const k of Object.keys(e)) out[k] = e[k];
+    return out;
+  }
+  return e;
+}
+
+async function activate(handler, line) {
+  const message = JSON.parse(line);
+  for (const [k, v] of Object.entries(message)) {
+    if (k !== 'value' && typeof v === 'string') process.env[`__OW_${k.toUpperCase()}`] = v;
+  }
+  let result;
+  try {
+    result = handler(message.value);
+  } catch (e) {
+    console.error(e);
+    return { [DEVELOPER_ERROR]: `An error has occurred: ${e}` };
+  }
+  try {
+    result = await result;
+  } catch (e) {
+    return { error: serializeError(e) };
+  }
+  return result === undefined ? {} : result;
+}
+
+let handler;
+try {
+  handler = load();
+} catch (e) {
+  answer({ error: String((e && e.stack) || e) });
+  process.exit(1);
+}
+answer({ ok: true });
+
+// The proxy sends one activation at a time; lines are handled in order.
+let queue = Promise.resolve();
+readline.createInterface({ input: process.stdin, terminal: false }).on('line', (line) => {
+  queue = queue.then(async () => {
+    const result = await activate(handler, line);
+    try {
+      answer(result);
+    } catch (e) {
+      answer({ [DEVELOPER_ERROR]: `The action did not return a serializable result: ${e}` });
+    }
+  });
+});

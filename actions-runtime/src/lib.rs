@@ -1,0 +1,19 @@
+//! The actions-runtime proxy: the HTTP server inside every action container, speaking OpenWhisk's
+//! action container protocol on port 8080.
+//!
+//! Modules, in the order a request's data flows through them:
+//!
+//! - [`config`]: which runtime this container is (Node.js, Python, native) and where things live.
+//! - [`server`]: the two routes, `POST /init` and `POST /run`, and the container's lifecycle state.
+//! - [`archive`]: decoding an action's code: source text, or a base64 zip unpacked safely.
+//! - [`launcher`]: the long-lived language process (Node.js, Python): one JSON line in on stdin, one
+//!   result line out on file descriptor 3, as OpenWhisk's actionloop protocol has it.
+//! - [`native`]: native actions, `/action/exec` run once per activation with the parameters as argument.
+//! - [`error`]: the error answers, in the words OpenWhisk's runtimes use.
+
+pub mod archive;
+pub mod config;
+pub mod error;
+pub mod launcher;
+pub mod native;
+pub mod server;

@@ -1,0 +1,290 @@
+//! The proxy's two routes and the container's lifecycle.
+//!
+//! | request | answers |
+//! |---|---|
+//! | `POST /init` | 200 `{"ok":true}`; 403 a second init, or no string `main`/`code`; 502 the action could not be loaded (the container then answers every run with that error) |
+//! | `POST /run` | 200 the result (a JSON object or array); 403 before init or a non-object argument; 502 a failed init, an action that threw, exited or did not return an object or array |
+//!
+//! After every run, and after a failed init, the sentinel line goes to stdout and stderr.
+//! Runs are served one at a time: the state lock is held for the whole activation.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use actix_web::dev::Server;
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpResponse, HttpServer};
+use owl_entity::container::{InitRequest, SENTINEL};
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+
+use crate::archive;
+use crate::config::{Config, Runtime};
+use crate::error::ProxyError;
+use crate::launcher::{DEVELOPER_ERROR_KEY, Launcher};
+use crate::native;
+
+/// Where the container is in its life. Legal moves: `Empty` to `Ready` or `Failed` by `/init`; nothing
+/// leaves `Failed`; `Ready` stays `Ready` (a launcher that dies is started again at the next run).
+enum State {
+    Empty,
+    Ready(Box<Loaded>),
+    Failed(String),
+}
+
+struct Loaded {
+    kind: ActionKind,
+    env: Map<String, Value>,
+}
+
+enum ActionKind {
+    /// A Node.js or Python action and its running launcher (none after it died).
+    Launched {
+        dir: PathBuf,
+        main: String,
+        file: Option<PathBuf>,
+        launcher: Option<Box<Launcher>>,
+    },
+    /// A native executable, started per run.
+    Native { exec: PathBuf },
+}
+
+struct Shared {
+    config: Config,
+    state: Mutex<State>,
+}
+
+pub fn serve(listener: TcpListener, config: Config) -> std::io::Result<Server> {
+    let shared = web::Data::new(Shared {
+        config,
+        state: Mutex::new(State::Empty),
+    });
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(shared.clone())
+            .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+            .route("/init", web::post().to(init))
+            .route("/run", web::post().to(run))
+    })
+    .workers(1)
+    .listen(listener)?
+    .disable_signals()
+    .run())
+}
+
+fn sentinels() {
+    let _ = writeln!(std::io::stdout().lock(), "{SENTINEL}");
+    let _ = std::io::stdout().flush();
+    let _ = writeln!(std::io::stderr().lock(), "{SENTINEL}");
+}
+
+fn ok_json(body: impl Into<String>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.into())
+}
+
+async fn init(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
+    let mut state = shared.state.lock().await;
+    if !matches!(*state, State::Empty) {
+        return ProxyError::already_initialized().response();
+    }
+    match load(&shared.config, &body).await {
+        Ok(loaded) => {
+            *state = State::Ready(Box::new(loaded));
+            ok_json(r#"{"ok":true}"#)
+        }
+        Err(e) => {
+            if e.status == 502 {
+                *state = State::Failed(e.message.clone());
+            }
+            sentinels();
+            e.response()
+        }
+    }
+}
+
+/// Writes or unpacks the code and, for Node.js and Python, starts the launcher.
+async fn load(config: &Config, body: &[u8]) -> Result<Loaded, ProxyError> {
+    let req: InitRequest =
+        serde_json::from_slice(body).map_err(|_| ProxyError::missing_main_or_code())?;
+    let v = req.value;
+    let dir = config.action_dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|e| ProxyError::init_failed(&e.to_string()))?;
+    let failed = |e: String| ProxyError::init_failed(&e);
+    match config.runtime {
+        Runtime::Native => {
+            let exec = dir.join("exec");
+            match (&v.code, v.binary) {
+                (None, _) => {}
+                (Some(c), _) if c.trim().is_empty() => {}
+                (Some(c), true) => {
+                    let bytes = archive::decode_base64(c).map_err(failed)?;
+                    if archive::is_zip(&bytes) {
+                        archive::unzip(&bytes, &dir).map_err(failed)?;
+                    } else {
+                        write_executable(&exec, &bytes).map_err(failed)?;
+                    }
+                }
+                (Some(c), false) => write_executable(&exec, c.as_bytes()).map_err(failed)?,
+            }
+            if !is_executable(&exec) {
+                return Err(ProxyError::new(
+                    502,
+                    "The action failed to generate or locate a binary. See logs for details.",
+                ));
+            }
+            Ok(Loaded {
+                kind: ActionKind::Native { exec },
+                env: v.env,
+            })
+        }
+        Runtime::NodeJs | Runtime::Python => {
+            let Some(code) = v.code.as_deref() else {
+                return Err(ProxyError::missing_main_or_code());
+            };
+            let file = if v.binary {
+                let bytes = archive::decode_base64(code).map_err(failed)?;
+                if !archive::is_zip(&bytes) {
+                    return Err(failed(
+                        "There was an error uncompressing the action archive.".into(),
+                    ));
+                }
+                archive::unzip(&bytes, &dir).map_err(failed)?;
+                None
+            } else {
+                let name = if config.runtime == Runtime::NodeJs {
+                    "action.js"
+                } else {
+                    "action.py"
+                };
+                let f = dir.join(name);
+                std::fs::write(&f, code).map_err(|e| failed(e.to_string()))?;
+                Some(f)
+            };
+            let launcher = Launcher::start(config, &dir, &v.main, file.as_deref(), &v.env)
+                .await
+                .map_err(failed)?;
+            Ok(Loaded {
+                kind: ActionKind::Launched {
+                    dir,
+                    main: v.main,
+                    file,
+                    launcher: Some(Box::new(launcher)),
+                },
+                env: v.env,
+            })
+        }
+    }
+}
+
+fn write_executable(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+async fn run(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
+    let mut state = shared.state.lock().await;
+    let response = match &mut *state {
+        State::Empty => ProxyError::new(403, "The action has not been initialized.").response(),
+        State::Failed(message) => ProxyError::new(502, message.clone()).response(),
+        State::Ready(loaded) => match activate(&shared.config, loaded, &body).await {
+            Ok(result) => ok_json(result),
+            Err(e) => e.response(),
+        },
+    };
+    sentinels();
+    response
+}
+
+async fn activate(config: &Config, loaded: &mut Loaded, body: &[u8]) -> Result<String, ProxyError> {
+    let mut message: Map<String, Value> = match serde_json::from_slice(body) {
+        Ok(Value::Object(o)) => o,
+        _ => {
+            return Err(ProxyError::new(
+                403,
+                "Internal system error: the body must be a JSON object.",
+            ));
+        }
+    };
+    let value = message
+        .get("value")
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new()));
+    if !(value.is_object() || value.is_array()) {
+        return Err(ProxyError::new(
+            403,
+            format!(
+                "Internal system error: the argument must be a dictionary but has type '{}'.",
+                type_name(&value)
+            ),
+        ));
+    }
+    let line = match &mut loaded.kind {
+        ActionKind::Native { exec } => {
+            message.remove("value");
+            native::run(exec, &value, &message, &loaded.env)
+                .await
+                .map_err(|e| ProxyError::new(502, e))?
+        }
+        ActionKind::Launched {
+            dir,
+            main,
+            file,
+            launcher,
+        } => {
+            if launcher.is_none() {
+                let started =
+                    Launcher::start(config, dir, main, file.as_deref(), &loaded.env).await;
+                *launcher = Some(Box::new(started.map_err(|e| {
+                    ProxyError::new(502, format!("The action could not be started again: {e}"))
+                })?));
+            }
+            let l = launcher.as_mut().expect("started above");
+            message.insert("value".into(), value);
+            match l.run(&Value::Object(message).to_string()).await {
+                Ok(line) => line,
+                Err(_) => {
+                    *launcher = None;
+                    return Err(ProxyError::new(
+                        502,
+                        "The action did not produce a valid response and exited unexpectedly.",
+                    ));
+                }
+            }
+        }
+    };
+    match serde_json::from_str::<Value>(&line) {
+        Ok(Value::Object(o)) if o.len() == 1 && o.contains_key(DEVELOPER_ERROR_KEY) => {
+            let m = o[DEVELOPER_ERROR_KEY]
+                .as_str()
+                .unwrap_or("The action failed.")
+                .to_string();
+            Err(ProxyError::new(502, m))
+        }
+        Ok(Value::Object(_)) | Ok(Value::Array(_)) => Ok(line),
+        _ => Err(ProxyError::new(
+            502,
+            "The action did not return a dictionary or array.",
+        )),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}

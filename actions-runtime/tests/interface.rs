@@ -1,0 +1,577 @@
+//! The action interface every OpenWhisk runtime must honour, run against the proxy with Owl's
+//! launchers, on this machine's Node.js and Python (the images run the same proxy and launchers).
+//! Each test starts its own proxy on a free loopback port and reads its stdout and stderr.
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
+
+struct Proxy {
+    child: Child,
+    base: String,
+    agent: ureq::Agent,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn capture(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let out = Arc::new(Mutex::new(String::new()));
+    let sink = out.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = r.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    out
+}
+
+impl Proxy {
+    fn start(runtime: &str) -> Proxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let launchers = concat!(env!("CARGO_MANIFEST_DIR"), "/launchers");
+        let (launcher, interpreter) = match runtime {
+            "nodejs" => (format!("{launchers}/nodejs/launcher.js"), "node"),
+            "python" => (format!("{launchers}/python/launcher.py"), "python3"),
+            _ => (String::new(), ""),
+        };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_owl-actionproxy"))
+            .env("OW_RUNTIME", runtime)
+            .env("OW_PORT", port.to_string())
+            .env("OW_BIND", "127.0.0.1")
+            .env("OW_ACTION_DIR", dir.path().join("action"))
+            .env("OW_LAUNCHER", launcher)
+            .env("OW_INTERPRETER", interpreter)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the proxy starts");
+        let stdout = capture(child.stdout.take().unwrap());
+        let stderr = capture(child.stderr.take().unwrap());
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the proxy did not listen within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Proxy {
+            child,
+            base,
+            agent,
+            stdout,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    fn post_raw(&self, path: &str, body: &[u8]) -> (u16, Value, String) {
+        let mut r = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        )
+    }
+
+    fn init(&self, code: &str, main: &str, binary: bool) -> (u16, Value) {
+        let body = json!({"value": {"name": "action", "main": main, "binary": binary, "code": code,
+                                    "env": {"__OW_API_HOST": "http://owl.test", "INIT_PARAM": "secret"}}});
+        let (s, v, _) = self.post_raw("/init", body.to_string().as_bytes());
+        (s, v)
+    }
+
+    fn run(&self, value: Value) -> (u16, Value) {
+        let body = json!({"value": value, "namespace": "guest", "action_name": "/guest/action",
+            "action_version": "0.0.1", "activation_id": "0123456789abcdef0123456789abcdef",
+            "transaction_id": "tid-1", "deadline": "1717000060000", "api_key": "uuid:key"});
+        let (s, v, _) = self.post_raw("/run", body.to_string().as_bytes());
+        (s, v)
+    }
+
+    /// Waits until both streams carry `n` sentinels, and returns them.
+    fn logs(&self, n: usize) -> (String, String) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (o, e) = (
+                self.stdout.lock().unwrap().clone(),
+                self.stderr.lock().unwrap().clone(),
+            );
+            if o.matches(SENTINEL).count() >= n && e.matches(SENTINEL).count() >= n {
+                return (o, e);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sentinels missing:\nstdout: {o}\nstderr: {e}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A zip (stored, no compression) of the given files; `mode` 0o755 marks executables.
+fn zip(files: &[(&str, &str, u32)]) -> String {
+    use zip::write::SimpleFileOptions;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        for (name, content, mode) in files {
+            let opts = SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .unix_permissions(*mode);
+            w.start_file(*name, opts).unwrap();
+            w.write_all(content.as_bytes()).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
+}
+
+mod nodejs {
+    use super::*;
+
+    const HELLO: &str = "function main(params) { return { greeting: 'Hello ' + (params.name || 'stranger') + '!' } }";
+
+    #[test]
+    fn hello_initializes_once_and_runs_warm() {
+        let p = Proxy::start("nodejs");
+        assert_eq!(p.init(HELLO, "main", false), (200, json!({"ok": true})));
+        assert_eq!(
+            p.run(json!({"name": "World"})),
+            (200, json!({"greeting": "Hello World!"}))
+        );
+        assert_eq!(
+            p.run(json!({})),
+            (200, json!({"greeting": "Hello stranger!"}))
+        );
+        let again = p.init(HELLO, "main", false);
+        assert_eq!(
+            again,
+            (
+                403,
+                json!({"error": "Cannot initialize the action more than once."})
+            )
+        );
+    }
+
+    #[test]
+    fn echo_returns_unicode_and_arrays_unchanged() {
+        let p = Proxy::start("nodejs");
+        p.init("function main(a) { return a }", "main", false);
+        let v = json!({"text": "☃ 雪 ❄ \u{1F600}", "nested": {"list": [1, 2.5, null, true]}});
+        assert_eq!(p.run(v.clone()), (200, v));
+        assert_eq!(p.run(json!([1, 2, 3])), (200, json!([1, 2, 3])));
+    }
+
+    #[test]
+    fn the_activation_context_is_in_the_environment() {
+        let p = Proxy::start("nodejs");
+        p.init("function main() { const e = process.env; return { ns: e.__OW_NAMESPACE, name: e.__OW_ACTION_NAME, \
+                version: e.__OW_ACTION_VERSION, id: e.__OW_ACTIVATION_ID, tid: e.__OW_TRANSACTION_ID, deadline: e.__OW_DEADLINE, \
+                key: e.__OW_API_KEY, host: e.__OW_API_HOST, init: e.INIT_PARAM } }", "main", false);
+        assert_eq!(
+            p.run(json!({})),
+            (
+                200,
+                json!({"ns": "guest", "name": "/guest/action", "version": "0.0.1",
+            "id": "0123456789abcdef0123456789abcdef", "tid": "tid-1", "deadline": "1717000060000", "key": "uuid:key",
+            "host": "http://owl.test", "init": "secret"})
+            )
+        );
+    }
+
+    #[test]
+    fn errors_thrown_rejected_and_returned_are_told_apart() {
+        let p = Proxy::start("nodejs");
+        p.init(
+            "function main(p) { if (p.kind === 'throw') throw new Error('boom'); \
+                if (p.kind === 'reject') return Promise.reject(new Error('nope')); \
+                if (p.kind === 'string') return 'not an object'; return { error: 'returned' } }",
+            "main",
+            false,
+        );
+        assert_eq!(
+            p.run(json!({"kind": "throw"})),
+            (502, json!({"error": "An error has occurred: Error: boom"}))
+        );
+        let (s, v) = p.run(json!({"kind": "reject"}));
+        assert_eq!(
+            (s, &v["error"]["message"], &v["error"]["name"]),
+            (200, &json!("nope"), &json!("Error"))
+        );
+        assert_eq!(
+            p.run(json!({"kind": "string"})),
+            (
+                502,
+                json!({"error": "The action did not return a dictionary or array."})
+            )
+        );
+        assert_eq!(p.run(json!({})), (200, json!({"error": "returned"})));
+    }
+
+    #[test]
+    fn promises_and_slow_actions_are_awaited() {
+        let p = Proxy::start("nodejs");
+        p.init("function main(p) { return new Promise(r => setTimeout(() => r({ waited: p.ms }), p.ms)) }", "main", false);
+        let started = Instant::now();
+        assert_eq!(p.run(json!({"ms": 300})), (200, json!({"waited": 300})));
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[test]
+    fn logs_go_to_stdout_and_stderr_followed_by_sentinels_on_both() {
+        let p = Proxy::start("nodejs");
+        p.init(
+            "function main() { console.log('to stdout'); console.error('to stderr'); return {} }",
+            "main",
+            false,
+        );
+        p.run(json!({}));
+        p.run(json!({}));
+        let (out, err) = p.logs(2);
+        assert_eq!(
+            out,
+            format!("to stdout\n{SENTINEL}\nto stdout\n{SENTINEL}\n")
+        );
+        assert_eq!(
+            err,
+            format!("to stderr\n{SENTINEL}\nto stderr\n{SENTINEL}\n")
+        );
+    }
+
+    #[test]
+    fn exports_and_another_main_name_are_found() {
+        let p = Proxy::start("nodejs");
+        assert_eq!(
+            p.init("exports.niam = () => ({ via: 'exports' })", "niam", false)
+                .0,
+            200
+        );
+        assert_eq!(p.run(json!({})), (200, json!({"via": "exports"})));
+        let q = Proxy::start("nodejs");
+        assert_eq!(
+            q.init(
+                "module.exports = { main: () => ({ via: 'module.exports' }) }",
+                "main",
+                false
+            )
+            .0,
+            200
+        );
+        assert_eq!(q.run(json!({})), (200, json!({"via": "module.exports"})));
+    }
+
+    #[test]
+    fn a_missing_entry_point_or_broken_code_fails_init_and_the_container_keeps_answering() {
+        let p = Proxy::start("nodejs");
+        let (s, v) = p.init(HELLO, "nope", false);
+        assert_eq!(s, 502);
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("Action entrypoint 'nope' is not a function."),
+            "{v}"
+        );
+        assert_eq!(
+            p.run(json!({})).0,
+            502,
+            "a failed container answers runs with the error"
+        );
+        p.logs(2);
+        let q = Proxy::start("nodejs");
+        let (s, v) = q.init("function main( {", "main", false);
+        assert_eq!(s, 502);
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("Initialization has failed due to: "),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn process_exit_is_a_developer_error_and_the_next_run_works() {
+        let p = Proxy::start("nodejs");
+        p.init(
+            "function main(p) { if (p.exit) process.exit(3); return { alive: true } }",
+            "main",
+            false,
+        );
+        assert_eq!(p.run(json!({"exit": true})).0, 502);
+        assert_eq!(p.run(json!({})), (200, json!({"alive": true})));
+    }
+
+    #[test]
+    fn zip_actions_load_from_index_js_package_json_or_a_file_function_main() {
+        let index = zip(&[(
+            "index.js",
+            "exports.main = () => ({ from: 'index' })",
+            0o644,
+        )]);
+        let p = Proxy::start("nodejs");
+        assert_eq!(p.init(&index, "main", true).0, 200);
+        assert_eq!(p.run(json!({})), (200, json!({"from": "index"})));
+
+        let pkg = zip(&[
+            (
+                "package.json",
+                r#"{"name": "a", "main": "lib/entry.js"}"#,
+                0o644,
+            ),
+            (
+                "lib/entry.js",
+                "const dep = require('dep'); exports.main = () => ({ from: dep.name })",
+                0o644,
+            ),
+            (
+                "node_modules/dep/index.js",
+                "exports.name = 'bundled dependency'",
+                0o644,
+            ),
+        ]);
+        let q = Proxy::start("nodejs");
+        assert_eq!(q.init(&pkg, "main", true).0, 200);
+        assert_eq!(
+            q.run(json!({})),
+            (200, json!({"from": "bundled dependency"}))
+        );
+
+        let file_fn = zip(&[
+            ("index.js", "", 0o644),
+            (
+                "handlers.js",
+                "exports.go = () => ({ from: 'handlers.go' })",
+                0o644,
+            ),
+        ]);
+        let r = Proxy::start("nodejs");
+        assert_eq!(r.init(&file_fn, "handlers.go", true).0, 200);
+        assert_eq!(r.run(json!({})), (200, json!({"from": "handlers.go"})));
+    }
+
+    #[test]
+    fn bad_zips_are_refused_at_init() {
+        let p = Proxy::start("nodejs");
+        let (s, v) = p.init(&zip(&[("README", "x", 0o644)]), "main", true);
+        assert_eq!(s, 502);
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("must contain either package.json or index.js"),
+            "{v}"
+        );
+        let corrupt =
+            base64::engine::general_purpose::STANDARD.encode(b"PK\x03\x04garbage garbage garbage");
+        assert_eq!(Proxy::start("nodejs").init(&corrupt, "main", true).0, 502);
+        let escape = Proxy::start("nodejs");
+        let (s, v) = escape.init(&zip(&[("../../evil.js", "x", 0o644)]), "main", true);
+        assert_eq!(s, 502);
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("points outside the archive"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn large_results_and_large_arguments_pass_whole() {
+        let p = Proxy::start("nodejs");
+        p.init(
+            "function main(p) { return { echo: p.big, made: 'x'.repeat(5 * 1024 * 1024) } }",
+            "main",
+            false,
+        );
+        let big = "y".repeat(5 * 1024 * 1024);
+        let (s, v) = p.run(json!({"big": big}));
+        assert_eq!(s, 200);
+        assert_eq!(v["echo"].as_str().unwrap().len(), 5 * 1024 * 1024);
+        assert_eq!(v["made"].as_str().unwrap().len(), 5 * 1024 * 1024);
+    }
+
+    #[test]
+    fn non_json_bodies_and_runs_before_init_are_refused_without_harm() {
+        let p = Proxy::start("nodejs");
+        assert_eq!(p.run(json!({})).0, 403);
+        let (s, _, _) = p.post_raw("/init", b"this is not json");
+        assert_eq!(s, 403);
+        assert_eq!(p.init(HELLO, "main", false).0, 200);
+        let (s, _, _) = p.post_raw("/run", b"{not json");
+        assert_eq!(s, 403);
+        assert_eq!(p.run(json!("a string")).0, 403);
+        assert_eq!(
+            p.run(json!({"name": "still"})),
+            (200, json!({"greeting": "Hello still!"}))
+        );
+    }
+}
+
+mod python {
+    use super::*;
+
+    #[test]
+    fn hello_runs_and_exceptions_are_application_errors() {
+        let p = Proxy::start("python");
+        let code = "def main(args):\n    if args.get('fail'):\n        raise ValueError('bad input')\n    return {'greeting': 'Hello ' + args.get('name', 'stranger') + '!'}\n";
+        assert_eq!(p.init(code, "main", false), (200, json!({"ok": true})));
+        assert_eq!(
+            p.run(json!({"name": "☃"})),
+            (200, json!({"greeting": "Hello ☃!"}))
+        );
+        assert_eq!(
+            p.run(json!({"fail": true})),
+            (200, json!({"error": "bad input"}))
+        );
+        assert_eq!(p.init(code, "main", false).0, 403);
+    }
+
+    #[test]
+    fn the_environment_and_logs_reach_the_action_and_the_container() {
+        let p = Proxy::start("python");
+        let code = "import os, sys\ndef run(args):\n    print('out line')\n    print('err line', file=sys.stderr)\n    return {'id': os.environ['__OW_ACTIVATION_ID'], 'init': os.environ['INIT_PARAM']}\n";
+        assert_eq!(p.init(code, "run", false).0, 200);
+        assert_eq!(
+            p.run(json!({})),
+            (
+                200,
+                json!({"id": "0123456789abcdef0123456789abcdef", "init": "secret"})
+            )
+        );
+        let (out, err) = p.logs(1);
+        assert_eq!(out, format!("out line\n{SENTINEL}\n"));
+        assert!(err.ends_with(&format!("err line\n{SENTINEL}\n")), "{err}");
+    }
+
+    #[test]
+    fn zip_actions_use_main_py_and_a_bundled_virtualenv() {
+        let z = zip(&[
+            (
+                "__main__.py",
+                "import helper\ndef main(args):\n    return {'from': helper.NAME}\n",
+                0o644,
+            ),
+            (
+                "virtualenv/lib/python3.11/site-packages/helper.py",
+                "NAME = 'virtualenv package'\n",
+                0o644,
+            ),
+        ]);
+        let p = Proxy::start("python");
+        assert_eq!(p.init(&z, "main", true).0, 200);
+        assert_eq!(
+            p.run(json!({})),
+            (200, json!({"from": "virtualenv package"}))
+        );
+        let (s, v) = Proxy::start("python").init(&zip(&[("x.py", "", 0o644)]), "main", true);
+        assert_eq!(s, 502);
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("must contain __main__.py"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn sys_exit_and_non_dict_results_are_developer_errors() {
+        let p = Proxy::start("python");
+        p.init("import sys\ndef main(a):\n    if a.get('exit'):\n        sys.exit(1)\n    if a.get('set'):\n        return {1, 2}\n    return {'ok': 1}\n", "main", false);
+        assert_eq!(p.run(json!({"exit": true})).0, 502);
+        assert_eq!(p.run(json!({"set": true})).0, 502);
+        assert_eq!(p.run(json!({})), (200, json!({"ok": 1})));
+    }
+}
+
+mod native {
+    use super::*;
+
+    #[test]
+    fn an_executable_gets_its_parameters_and_its_last_line_is_the_result() {
+        let p = Proxy::start("native");
+        let script = "#!/bin/sh\necho \"a log line\"\necho \"err\" >&2\necho \"{\\\"args\\\": $1, \\\"ns\\\": \\\"$__OW_NAMESPACE\\\"}\"\n";
+        assert_eq!(p.init(script, "main", false).0, 200);
+        assert_eq!(
+            p.run(json!({"x": 1})),
+            (200, json!({"args": {"x": 1}, "ns": "guest"}))
+        );
+        let (out, _) = p.logs(1);
+        assert_eq!(out, format!("a log line\n{SENTINEL}\n"));
+    }
+
+    #[test]
+    fn a_zip_with_exec_runs_and_a_non_json_last_line_is_refused() {
+        let z = zip(&[
+            ("exec", "#!/bin/sh\n./helper.sh\n", 0o755),
+            ("helper.sh", "#!/bin/sh\necho 'not json'\n", 0o755),
+        ]);
+        let p = Proxy::start("native");
+        assert_eq!(p.init(&z, "main", true).0, 200);
+        assert_eq!(
+            p.run(json!({})),
+            (
+                502,
+                json!({"error": "The action did not return a dictionary or array."})
+            )
+        );
+        let empty = Proxy::start("native");
+        let (s, v) = empty.init(&zip(&[("other", "x", 0o644)]), "main", true);
+        assert_eq!(
+            (s, v),
+            (
+                502,
+                json!({"error": "The action failed to generate or locate a binary. See logs for details."})
+            )
+        );
+    }
+}
