@@ -1,4 +1,5 @@
 //! `owl-actionproxy`: the HTTP server inside an action container.
+//! `owl-actionproxy --echo` serves a bare HTTP echo instead, the floor benchmarks compare against.
 
 use owl_actions_runtime::config::Config;
 
@@ -12,6 +13,9 @@ fn main() -> std::io::Result<()> {
     };
     actix_web::rt::System::new().block_on(async move {
         let listener = std::net::TcpListener::bind((config.bind.as_str(), config.port))?;
+        if std::env::args().any(|a| a == "--echo") {
+            return owl_actions_runtime::server::serve_echo(listener)?.await;
+        }
         owl_actions_runtime::server::serve(listener, config)?.await
     })
 }

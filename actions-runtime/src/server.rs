@@ -73,16 +73,29 @@ pub fn serve(listener: TcpListener, config: Config) -> std::io::Result<Server> {
     .run())
 }
 
+/// A bare HTTP echo on the same server stack: the floor the benchmark measures the proxy against.
+pub fn serve_echo(listener: TcpListener) -> std::io::Result<Server> {
+    Ok(HttpServer::new(|| {
+        App::new()
+            .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+            .default_service(web::to(|body: Bytes| async move { ok_json(body) }))
+    })
+    .workers(1)
+    .listen(listener)?
+    .disable_signals()
+    .run())
+}
+
 fn sentinels() {
     let _ = writeln!(std::io::stdout().lock(), "{SENTINEL}");
     let _ = std::io::stdout().flush();
     let _ = writeln!(std::io::stderr().lock(), "{SENTINEL}");
 }
 
-fn ok_json(body: impl Into<String>) -> HttpResponse {
+fn ok_json(body: impl actix_web::body::MessageBody + 'static) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(body.into())
+        .body(body)
 }
 
 async fn init(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
@@ -116,6 +129,12 @@ async fn load(config: &Config, body: &[u8]) -> Result<Loaded, ProxyError> {
     match config.runtime {
         Runtime::Native => {
             let exec = dir.join("exec");
+            let has_code = v.code.as_deref().is_some_and(|c| !c.trim().is_empty());
+            if has_code {
+                // Code replaces the image's own executable: a zip without `exec` must fail, not
+                // silently run what the image shipped.
+                let _ = std::fs::remove_file(&exec);
+            }
             match (&v.code, v.binary) {
                 (None, _) => {}
                 (Some(c), _) if c.trim().is_empty() => {}

@@ -1,6 +1,7 @@
-//! The action interface every OpenWhisk runtime must honour, run against the proxy with Owl's
-//! launchers, on this machine's Node.js and Python (the images run the same proxy and launchers).
-//! Each test starts its own proxy on a free loopback port and reads its stdout and stderr.
+//! The action interface every OpenWhisk runtime must honour, run against every runtime image Owl
+//! builds (a container per test, its port published on 127.0.0.1, its logs read through Docker) and
+//! against the proxy on this machine's own Node.js and Python. Each suite is written once as a macro
+//! and instantiated per target at the end of this file.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -12,8 +13,16 @@ use serde_json::{Value, json};
 
 const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 
+/// Where a proxy under test runs: a process on this machine, or a container of a built image.
+#[derive(Clone, Copy)]
+enum Target {
+    Host(&'static str),
+    Image(&'static str),
+}
+
 struct Proxy {
     child: Child,
+    container: Option<String>,
     base: String,
     agent: ureq::Agent,
     stdout: Arc<Mutex<String>>,
@@ -46,8 +55,93 @@ fn capture(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     out
 }
 
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs (scripts/test starts the engine)");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 impl Proxy {
-    fn start(runtime: &str) -> Proxy {
+    fn start(target: Target) -> Proxy {
+        match target {
+            Target::Host(runtime) => Proxy::on_host(runtime),
+            Target::Image(image) => Proxy::in_container(image),
+        }
+    }
+
+    /// A container of `image` with the limits the invoker gives, its port published on loopback.
+    fn in_container(image: &str) -> Proxy {
+        let present = Command::new("docker")
+            .args(["image", "inspect", image])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            present,
+            "image {image} is missing: build it with `owl runtimes build` (scripts/test does)"
+        );
+        let id = docker(&[
+            "run",
+            "-d",
+            "-p",
+            "127.0.0.1::8080",
+            "--memory",
+            "256m",
+            "--memory-swap",
+            "256m",
+            "--pids-limit",
+            "1024",
+            "--cap-drop",
+            "NET_RAW",
+            "--cap-drop",
+            "NET_ADMIN",
+            "--label",
+            "owl.test=actions-runtime",
+            image,
+        ]);
+        let addr = docker(&["port", &id, "8080/tcp"]);
+        let addr = addr.lines().next().unwrap().to_string();
+        let mut child = Command::new("docker")
+            .args(["logs", "-f", &id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = capture(child.stdout.take().unwrap());
+        let stderr = capture(child.stderr.take().unwrap());
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let base = format!("http://{addr}");
+        // Docker's port proxy accepts connections before the server inside listens: wait for an answer.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while agent.get(format!("{base}/ready")).call().is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the container did not answer within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        Proxy {
+            child,
+            container: Some(id),
+            base,
+            agent,
+            stdout,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    fn on_host(runtime: &str) -> Proxy {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let launchers = concat!(env!("CARGO_MANIFEST_DIR"), "/launchers");
@@ -84,6 +178,7 @@ impl Proxy {
             .new_agent();
         Proxy {
             child,
+            container: None,
             base,
             agent,
             stdout,
@@ -150,6 +245,9 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
+        if let Some(id) = &self.container {
+            let _ = Command::new("docker").args(["rm", "-f", id]).output();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -173,14 +271,20 @@ fn zip(files: &[(&str, &str, u32)]) -> String {
     base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
 }
 
-mod nodejs {
+macro_rules! nodejs_suite {
+    ($name:ident, $target:expr) => {
+mod $name {
     use super::*;
+
+    fn start() -> Proxy {
+        Proxy::start($target)
+    }
 
     const HELLO: &str = "function main(params) { return { greeting: 'Hello ' + (params.name || 'stranger') + '!' } }";
 
     #[test]
     fn hello_initializes_once_and_runs_warm() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         assert_eq!(p.init(HELLO, "main", false), (200, json!({"ok": true})));
         assert_eq!(
             p.run(json!({"name": "World"})),
@@ -202,7 +306,7 @@ mod nodejs {
 
     #[test]
     fn echo_returns_unicode_and_arrays_unchanged() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         p.init("function main(a) { return a }", "main", false);
         let v = json!({"text": "☃ 雪 ❄ \u{1F600}", "nested": {"list": [1, 2.5, null, true]}});
         assert_eq!(p.run(v.clone()), (200, v));
@@ -211,7 +315,7 @@ mod nodejs {
 
     #[test]
     fn the_activation_context_is_in_the_environment() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         p.init("function main() { const e = process.env; return { ns: e.__OW_NAMESPACE, name: e.__OW_ACTION_NAME, \
                 version: e.__OW_ACTION_VERSION, id: e.__OW_ACTIVATION_ID, tid: e.__OW_TRANSACTION_ID, deadline: e.__OW_DEADLINE, \
                 key: e.__OW_API_KEY, host: e.__OW_API_HOST, init: e.INIT_PARAM } }", "main", false);
@@ -228,7 +332,7 @@ mod nodejs {
 
     #[test]
     fn errors_thrown_rejected_and_returned_are_told_apart() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         p.init(
             "function main(p) { if (p.kind === 'throw') throw new Error('boom'); \
                 if (p.kind === 'reject') return Promise.reject(new Error('nope')); \
@@ -257,7 +361,7 @@ mod nodejs {
 
     #[test]
     fn promises_and_slow_actions_are_awaited() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         p.init("function main(p) { return new Promise(r => setTimeout(() => r({ waited: p.ms }), p.ms)) }", "main", false);
         let started = Instant::now();
         assert_eq!(p.run(json!({"ms": 300})), (200, json!({"waited": 300})));
@@ -266,7 +370,7 @@ mod nodejs {
 
     #[test]
     fn logs_go_to_stdout_and_stderr_followed_by_sentinels_on_both() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         p.init(
             "function main() { console.log('to stdout'); console.error('to stderr'); return {} }",
             "main",
@@ -287,14 +391,14 @@ mod nodejs {
 
     #[test]
     fn exports_and_another_main_name_are_found() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         assert_eq!(
             p.init("exports.niam = () => ({ via: 'exports' })", "niam", false)
                 .0,
             200
         );
         assert_eq!(p.run(json!({})), (200, json!({"via": "exports"})));
-        let q = Proxy::start("nodejs");
+        let q = start();
         assert_eq!(
             q.init(
                 "module.exports = { main: () => ({ via: 'module.exports' }) }",
@@ -309,7 +413,7 @@ mod nodejs {
 
     #[test]
     fn a_missing_entry_point_or_broken_code_fails_init_and_the_container_keeps_answering() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         let (s, v) = p.init(HELLO, "nope", false);
         assert_eq!(s, 502);
         assert!(
@@ -325,7 +429,7 @@ mod nodejs {
             "a failed container answers runs with the error"
         );
         p.logs(2);
-        let q = Proxy::start("nodejs");
+        let q = start();
         let (s, v) = q.init("function main( {", "main", false);
         assert_eq!(s, 502);
         assert!(
@@ -339,7 +443,7 @@ mod nodejs {
 
     #[test]
     fn process_exit_is_a_developer_error_and_the_next_run_works() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         p.init(
             "function main(p) { if (p.exit) process.exit(3); return { alive: true } }",
             "main",
@@ -356,7 +460,7 @@ mod nodejs {
             "exports.main = () => ({ from: 'index' })",
             0o644,
         )]);
-        let p = Proxy::start("nodejs");
+        let p = start();
         assert_eq!(p.init(&index, "main", true).0, 200);
         assert_eq!(p.run(json!({})), (200, json!({"from": "index"})));
 
@@ -377,7 +481,7 @@ mod nodejs {
                 0o644,
             ),
         ]);
-        let q = Proxy::start("nodejs");
+        let q = start();
         assert_eq!(q.init(&pkg, "main", true).0, 200);
         assert_eq!(
             q.run(json!({})),
@@ -392,14 +496,14 @@ mod nodejs {
                 0o644,
             ),
         ]);
-        let r = Proxy::start("nodejs");
+        let r = start();
         assert_eq!(r.init(&file_fn, "handlers.go", true).0, 200);
         assert_eq!(r.run(json!({})), (200, json!({"from": "handlers.go"})));
     }
 
     #[test]
     fn bad_zips_are_refused_at_init() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         let (s, v) = p.init(&zip(&[("README", "x", 0o644)]), "main", true);
         assert_eq!(s, 502);
         assert!(
@@ -411,8 +515,8 @@ mod nodejs {
         );
         let corrupt =
             base64::engine::general_purpose::STANDARD.encode(b"PK\x03\x04garbage garbage garbage");
-        assert_eq!(Proxy::start("nodejs").init(&corrupt, "main", true).0, 502);
-        let escape = Proxy::start("nodejs");
+        assert_eq!(start().init(&corrupt, "main", true).0, 502);
+        let escape = start();
         let (s, v) = escape.init(&zip(&[("../../evil.js", "x", 0o644)]), "main", true);
         assert_eq!(s, 502);
         assert!(
@@ -426,7 +530,7 @@ mod nodejs {
 
     #[test]
     fn large_results_and_large_arguments_pass_whole() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         p.init(
             "function main(p) { return { echo: p.big, made: 'x'.repeat(5 * 1024 * 1024) } }",
             "main",
@@ -441,7 +545,7 @@ mod nodejs {
 
     #[test]
     fn non_json_bodies_and_runs_before_init_are_refused_without_harm() {
-        let p = Proxy::start("nodejs");
+        let p = start();
         assert_eq!(p.run(json!({})).0, 403);
         let (s, _, _) = p.post_raw("/init", b"this is not json");
         assert_eq!(s, 403);
@@ -455,13 +559,21 @@ mod nodejs {
         );
     }
 }
+    };
+}
 
-mod python {
+macro_rules! python_suite {
+    ($name:ident, $target:expr) => {
+mod $name {
     use super::*;
+
+    fn start() -> Proxy {
+        Proxy::start($target)
+    }
 
     #[test]
     fn hello_runs_and_exceptions_are_application_errors() {
-        let p = Proxy::start("python");
+        let p = start();
         let code = "def main(args):\n    if args.get('fail'):\n        raise ValueError('bad input')\n    return {'greeting': 'Hello ' + args.get('name', 'stranger') + '!'}\n";
         assert_eq!(p.init(code, "main", false), (200, json!({"ok": true})));
         assert_eq!(
@@ -477,7 +589,7 @@ mod python {
 
     #[test]
     fn the_environment_and_logs_reach_the_action_and_the_container() {
-        let p = Proxy::start("python");
+        let p = start();
         let code = "import os, sys\ndef run(args):\n    print('out line')\n    print('err line', file=sys.stderr)\n    return {'id': os.environ['__OW_ACTIVATION_ID'], 'init': os.environ['INIT_PARAM']}\n";
         assert_eq!(p.init(code, "run", false).0, 200);
         assert_eq!(
@@ -506,13 +618,13 @@ mod python {
                 0o644,
             ),
         ]);
-        let p = Proxy::start("python");
+        let p = start();
         assert_eq!(p.init(&z, "main", true).0, 200);
         assert_eq!(
             p.run(json!({})),
             (200, json!({"from": "virtualenv package"}))
         );
-        let (s, v) = Proxy::start("python").init(&zip(&[("x.py", "", 0o644)]), "main", true);
+        let (s, v) = start().init(&zip(&[("x.py", "", 0o644)]), "main", true);
         assert_eq!(s, 502);
         assert!(
             v["error"]
@@ -525,20 +637,28 @@ mod python {
 
     #[test]
     fn sys_exit_and_non_dict_results_are_developer_errors() {
-        let p = Proxy::start("python");
+        let p = start();
         p.init("import sys\ndef main(a):\n    if a.get('exit'):\n        sys.exit(1)\n    if a.get('set'):\n        return {1, 2}\n    return {'ok': 1}\n", "main", false);
         assert_eq!(p.run(json!({"exit": true})).0, 502);
         assert_eq!(p.run(json!({"set": true})).0, 502);
         assert_eq!(p.run(json!({})), (200, json!({"ok": 1})));
     }
 }
+    };
+}
 
-mod native {
+macro_rules! native_suite {
+    ($name:ident, $target:expr) => {
+mod $name {
     use super::*;
+
+    fn start() -> Proxy {
+        Proxy::start($target)
+    }
 
     #[test]
     fn an_executable_gets_its_parameters_and_its_last_line_is_the_result() {
-        let p = Proxy::start("native");
+        let p = start();
         let script = "#!/bin/sh\necho \"a log line\"\necho \"err\" >&2\necho \"{\\\"args\\\": $1, \\\"ns\\\": \\\"$__OW_NAMESPACE\\\"}\"\n";
         assert_eq!(p.init(script, "main", false).0, 200);
         assert_eq!(
@@ -555,7 +675,7 @@ mod native {
             ("exec", "#!/bin/sh\n./helper.sh\n", 0o755),
             ("helper.sh", "#!/bin/sh\necho 'not json'\n", 0o755),
         ]);
-        let p = Proxy::start("native");
+        let p = start();
         assert_eq!(p.init(&z, "main", true).0, 200);
         assert_eq!(
             p.run(json!({})),
@@ -564,7 +684,7 @@ mod native {
                 json!({"error": "The action did not return a dictionary or array."})
             )
         );
-        let empty = Proxy::start("native");
+        let empty = start();
         let (s, v) = empty.init(&zip(&[("other", "x", 0o644)]), "main", true);
         assert_eq!(
             (s, v),
@@ -575,3 +695,29 @@ mod native {
         );
     }
 }
+    };
+}
+
+nodejs_suite!(nodejs_on_host, Target::Host("nodejs"));
+nodejs_suite!(
+    nodejs_v20_image,
+    Target::Image("owl/action-nodejs-v20:latest")
+);
+nodejs_suite!(
+    nodejs_v18_image,
+    Target::Image("owl/action-nodejs-v18:latest")
+);
+python_suite!(python_on_host, Target::Host("python"));
+python_suite!(
+    python_v3_13_image,
+    Target::Image("owl/action-python-v3.13:latest")
+);
+python_suite!(
+    python_v3_11_image,
+    Target::Image("owl/action-python-v3.11:latest")
+);
+native_suite!(native_on_host, Target::Host("native"));
+native_suite!(
+    native_blackbox_image,
+    Target::Image("owl/dockerskeleton:latest")
+);

@@ -3,10 +3,12 @@
 //! - [`standalone`]: the controller with an embedded store on one machine (`owl standalone`).
 //! - [`admin`]: users, namespaces, keys and limits, straight in the store (`owl admin ...`, what
 //!   OpenWhisk's `wskadmin` does).
+//! - [`runtimes`]: the Docker images actions run in (`owl runtimes build`).
 //!
 //! Configuration is one struct per command, each flag with an environment variable beside it.
 
 mod admin;
+mod runtimes;
 mod standalone;
 
 use std::path::PathBuf;
@@ -30,6 +32,8 @@ enum Command {
     Standalone(standalone::Options),
     /// Manage users, namespaces, keys and limits in the store.
     Admin(admin::Options),
+    /// Build and list the Docker images of the action runtimes.
+    Runtimes(runtimes::Options),
 }
 
 /// Where the embedded store lives unless told otherwise: `$XDG_DATA_HOME/owl`, else `~/.local/share/owl`.
@@ -55,5 +59,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Standalone(o) => standalone::run(o),
         Command::Admin(o) => admin::run(o),
+        Command::Runtimes(o) => runtimes::run(o),
     }
 }
