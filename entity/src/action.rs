@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::entity::{PutCommon, body_object, field};
+use crate::entity::{PutCommon, body_object, brief, field};
 use crate::exec::{Exec, Manifest};
 use crate::limits::{ActionLimits, ActionLimitsPut, LimitBounds};
 use crate::name::{EntityName, EntityPath, FullyQualifiedName};
@@ -60,16 +60,21 @@ impl Action {
 
     /// The item of an action list.
     pub fn summary(&self) -> Value {
-        json!({
-            "namespace": self.namespace,
-            "name": self.name,
-            "version": self.version,
-            "publish": self.publish,
-            "annotations": self.annotations,
-            "limits": self.limits,
-            "exec": {"binary": matches!(self.exec, Exec::Code { binary: true, .. } | Exec::Blackbox { binary: true, .. })},
-            "updated": self.updated,
-        })
+        let mut o = brief(
+            &self.namespace,
+            &self.name,
+            self.version,
+            self.publish,
+            &self.annotations,
+            self.updated,
+        );
+        let binary = matches!(
+            self.exec,
+            Exec::Code { binary: true, .. } | Exec::Blackbox { binary: true, .. }
+        );
+        o.insert("limits".into(), json!(self.limits));
+        o.insert("exec".into(), json!({ "binary": binary }));
+        Value::Object(o)
     }
 
     pub fn is_feed(&self) -> bool {
@@ -224,11 +229,8 @@ impl ActionPut {
         Ok(Action {
             namespace: old.namespace.clone(),
             name: old.name.clone(),
-            version: self
-                .common
-                .version
-                .unwrap_or_else(|| old.version.up_patch()),
-            publish: self.common.publish.unwrap_or(old.publish),
+            version: self.common.next_version(old.version),
+            publish: self.common.next_publish(old.publish),
             exec,
             parameters,
             limits,

@@ -163,6 +163,16 @@ impl PutCommon {
         })
     }
 
+    /// The version after an update: the one given, else the old one with its patch bumped.
+    pub fn next_version(&self, old: SemVer) -> SemVer {
+        self.version.unwrap_or_else(|| old.up_patch())
+    }
+
+    /// `publish` after an update: the one given, else the old one.
+    pub fn next_publish(&self, old: bool) -> bool {
+        self.publish.unwrap_or(old)
+    }
+
     /// 413 when parameters or annotations are over the limit, checked before anything else.
     pub fn check_sizes(&self, parameter_limit: usize) -> Result<(), EntityError> {
         if let Some(p) = &self.parameters
@@ -185,6 +195,26 @@ impl PutCommon {
         }
         Ok(())
     }
+}
+
+/// The fields every list item has: `namespace, name, version, publish, annotations, updated`.
+pub fn brief(
+    namespace: &EntityPath,
+    name: &EntityName,
+    version: SemVer,
+    publish: bool,
+    annotations: &Params,
+    updated: EpochMillis,
+) -> Map<String, Value> {
+    use serde_json::json;
+    Map::from_iter([
+        ("namespace".to_string(), json!(namespace)),
+        ("name".to_string(), json!(name)),
+        ("version".to_string(), json!(version)),
+        ("publish".to_string(), json!(publish)),
+        ("annotations".to_string(), json!(annotations)),
+        ("updated".to_string(), json!(updated)),
+    ])
 }
 
 /// Reads the body of a PUT as a JSON object (an empty body is `{}`).

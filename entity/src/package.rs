@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::entity::{PutCommon, body_object, field};
+use crate::entity::{PutCommon, body_object, brief, field};
 use crate::name::{EntityName, EntityPath, FullyQualifiedName};
 use crate::params::Params;
 use crate::semver::SemVer;
@@ -90,15 +90,20 @@ impl Package {
 
     /// The item of a package list: the binding is `false` when there is none.
     pub fn summary(&self) -> Value {
-        json!({
-            "namespace": self.namespace,
-            "name": self.name,
-            "version": self.version,
-            "publish": self.publish,
-            "annotations": self.annotations,
-            "binding": match &self.binding { Some(b) => json!(b), None => json!(false) },
-            "updated": self.updated,
-        })
+        let mut o = brief(
+            &self.namespace,
+            &self.name,
+            self.version,
+            self.publish,
+            &self.annotations,
+            self.updated,
+        );
+        let binding = match &self.binding {
+            Some(b) => json!(b),
+            None => json!(false),
+        };
+        o.insert("binding".into(), binding);
+        Value::Object(o)
     }
 }
 
@@ -168,11 +173,8 @@ impl PackagePut {
         Ok(Package {
             namespace: old.namespace.clone(),
             name: old.name.clone(),
-            version: self
-                .common
-                .version
-                .unwrap_or_else(|| old.version.up_patch()),
-            publish: self.common.publish.unwrap_or(old.publish),
+            version: self.common.next_version(old.version),
+            publish: self.common.next_publish(old.publish),
             annotations: Self::annotations(annotations, &binding),
             binding,
             parameters: self

@@ -121,11 +121,8 @@ impl RulePut {
         Rule {
             namespace: old.namespace.clone(),
             name: old.name.clone(),
-            version: self
-                .common
-                .version
-                .unwrap_or_else(|| old.version.up_patch()),
-            publish: self.common.publish.unwrap_or(old.publish),
+            version: self.common.next_version(old.version),
+            publish: self.common.next_publish(old.publish),
             annotations: self
                 .common
                 .annotations

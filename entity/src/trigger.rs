@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::entity::{PathName, PutCommon, body_object};
+use crate::entity::{PathName, PutCommon, body_object, brief};
 use crate::name::{EntityName, EntityPath, FullyQualifiedName};
 use crate::params::Params;
 use crate::rule::RuleStatus;
@@ -50,14 +50,14 @@ impl Trigger {
     }
 
     pub fn summary(&self) -> Value {
-        json!({
-            "namespace": self.namespace,
-            "name": self.name,
-            "version": self.version,
-            "publish": self.publish,
-            "annotations": self.annotations,
-            "updated": self.updated,
-        })
+        Value::Object(brief(
+            &self.namespace,
+            &self.name,
+            self.version,
+            self.publish,
+            &self.annotations,
+            self.updated,
+        ))
     }
 
     /// The status of a rule as this trigger records it.
@@ -128,11 +128,8 @@ impl TriggerPut {
     /// Each given field replaces the old one; the rules are kept.
     pub fn update(&self, old: &Trigger, now: EpochMillis) -> Trigger {
         Trigger {
-            version: self
-                .common
-                .version
-                .unwrap_or_else(|| old.version.up_patch()),
-            publish: self.common.publish.unwrap_or(old.publish),
+            version: self.common.next_version(old.version),
+            publish: self.common.next_publish(old.publish),
             parameters: self
                 .common
                 .parameters
