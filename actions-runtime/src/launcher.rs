@@ -33,6 +33,24 @@ pub struct Launcher {
 pub enum RunFailure {
     /// The process exited (the action called `process.exit`, crashed, or was killed).
     Exited,
+    /// The kernel killed it for using more memory than the container may.
+    OutOfMemory,
+}
+
+/// How many processes of this container's memory cgroup the kernel killed for memory (cgroup v2's
+/// `memory.events`, or v1's `memory.oom_control`); 0 when neither can be read.
+pub fn oom_kills() -> u64 {
+    for path in [
+        "/sys/fs/cgroup/memory.events",
+        "/sys/fs/cgroup/memory/memory.oom_control",
+    ] {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Some(n) = text.lines().find_map(|l| l.strip_prefix("oom_kill "))
+        {
+            return n.trim().parse().unwrap_or(0);
+        }
+    }
+    0
 }
 
 impl Launcher {
@@ -116,6 +134,15 @@ impl Launcher {
 
     /// Sends one activation (a JSON text without newlines) and waits for its result line.
     pub async fn run(&mut self, line: &str) -> Result<String, RunFailure> {
+        let ooms = oom_kills();
+        let r = self.exchange(line).await;
+        if r.is_err() && oom_kills() > ooms {
+            return Err(RunFailure::OutOfMemory);
+        }
+        r
+    }
+
+    async fn exchange(&mut self, line: &str) -> Result<String, RunFailure> {
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');

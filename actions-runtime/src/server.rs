@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 use crate::archive;
 use crate::config::{Config, Runtime};
 use crate::error::ProxyError;
-use crate::launcher::{DEVELOPER_ERROR_KEY, Launcher};
+use crate::launcher::{DEVELOPER_ERROR_KEY, Launcher, RunFailure};
 use crate::native;
 
 /// Where the container is in its life. Legal moves: `Empty` to `Ready` or `Failed` by `/init`; nothing
@@ -63,7 +63,6 @@ pub fn serve(listener: TcpListener, config: Config) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(shared.clone())
-            .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
             .route("/init", web::post().to(init))
             .route("/run", web::post().to(run))
     })
@@ -77,7 +76,7 @@ pub fn serve(listener: TcpListener, config: Config) -> std::io::Result<Server> {
 pub fn serve_echo(listener: TcpListener) -> std::io::Result<Server> {
     Ok(HttpServer::new(|| {
         App::new()
-            .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+            .app_data(web::PayloadConfig::new(MAX_BODY))
             .default_service(web::to(|body: Bytes| async move { ok_json(body) }))
     })
     .workers(1)
@@ -98,7 +97,35 @@ fn ok_json(body: impl actix_web::body::MessageBody + 'static) -> HttpResponse {
         .body(body)
 }
 
-async fn init(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
+/// The largest `/init` or `/run` body read (OpenWhisk's own limits are far below: 48 MB of code, 1 MB
+/// of parameters).
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// Reads a body whole, refusing one over [`MAX_BODY`] with a JSON error rather than the HTTP
+/// framework's plain text.
+async fn read_body(mut payload: web::Payload) -> Result<Bytes, ProxyError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ProxyError::new(400, format!("The request body could not be read: {e}"))
+        })?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(ProxyError::new(
+                413,
+                format!("The request body is larger than {MAX_BODY} bytes."),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+async fn init(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
+    let body = match read_body(payload).await {
+        Ok(b) => b,
+        Err(e) => return e.response(),
+    };
     let mut state = shared.state.lock().await;
     if !matches!(*state, State::Empty) {
         return ProxyError::already_initialized().response();
@@ -210,7 +237,14 @@ fn is_executable(path: &std::path::Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-async fn run(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
+async fn run(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
+    let body = match read_body(payload).await {
+        Ok(b) => b,
+        Err(e) => {
+            sentinels();
+            return e.response();
+        }
+    };
     let mut state = shared.state.lock().await;
     let response = match &mut *state {
         State::Empty => ProxyError::new(403, "The action has not been initialized.").response(),
@@ -271,12 +305,17 @@ async fn activate(config: &Config, loaded: &mut Loaded, body: &[u8]) -> Result<S
             message.insert("value".into(), value);
             match l.run(&Value::Object(message).to_string()).await {
                 Ok(line) => line,
-                Err(_) => {
+                Err(failure) => {
                     *launcher = None;
-                    return Err(ProxyError::new(
-                        502,
-                        "The action did not produce a valid response and exited unexpectedly.",
-                    ));
+                    let message = match failure {
+                        RunFailure::OutOfMemory => {
+                            "The action exhausted its memory and was aborted."
+                        }
+                        RunFailure::Exited => {
+                            "The action did not produce a valid response and exited unexpectedly."
+                        }
+                    };
+                    return Err(ProxyError::new(502, message));
                 }
             }
         }

@@ -544,6 +544,17 @@ mod $name {
     }
 
     #[test]
+    fn an_enormous_body_is_refused_as_json_and_the_proxy_keeps_answering() {
+        let p = start();
+        assert_eq!(p.init(HELLO, "main", false).0, 200);
+        let huge = vec![b'x'; 65 * 1024 * 1024];
+        let (s, v, _) = p.post_raw("/run", &huge);
+        assert_eq!(s, 413);
+        assert!(v["error"].as_str().unwrap().contains("larger than"), "{v}");
+        assert_eq!(p.run(json!({"name": "after"})), (200, json!({"greeting": "Hello after!"})));
+    }
+
+    #[test]
     fn non_json_bodies_and_runs_before_init_are_refused_without_harm() {
         let p = start();
         assert_eq!(p.run(json!({})).0, 403);
@@ -721,3 +732,46 @@ native_suite!(
     native_blackbox_image,
     Target::Image("owl/dockerskeleton:latest")
 );
+
+/// The documented way to bring your own program: an image FROM the blackbox base with its own
+/// `/action/exec`, run without code as `wsk action create --docker` does.
+#[test]
+fn an_image_built_from_the_blackbox_base_runs_its_own_exec() {
+    const TAG: &str = "owl-test/derived-blackbox:latest";
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM owl/dockerskeleton:latest\nCOPY exec /action/exec\n",
+    )
+    .unwrap();
+    let exec = ctx.path().join("exec");
+    std::fs::write(&exec, "#!/bin/sh\necho \"{\\\"mine\\\": $1}\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&exec, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("docker")
+        .env("DOCKER_BUILDKIT", "0")
+        .args([
+            "build",
+            "-q",
+            "--label",
+            "owl.test=actions-runtime",
+            "-t",
+            TAG,
+        ])
+        .arg(ctx.path())
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    {
+        let p = Proxy::start(Target::Image(TAG));
+        let body = json!({"value": {"name": "mine", "main": "main", "binary": false}});
+        let (s, _, _) = p.post_raw("/init", body.to_string().as_bytes());
+        assert_eq!(s, 200);
+        assert_eq!(p.run(json!({"x": 1})), (200, json!({"mine": {"x": 1}})));
+    }
+    let _ = Command::new("docker").args(["rmi", "-f", TAG]).output();
+}

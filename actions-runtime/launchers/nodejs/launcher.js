@@ -105,11 +105,19 @@ try {
 }
 answer({ ok: true });
 
+// Resolves once everything written to `stream` so far has left the process: the proxy prints the
+// end-of-activation sentinel after the answer, so the action's output must be out before it.
+function drained(stream) {
+  return new Promise((resolve) => stream.write('', resolve));
+}
+
 // The proxy sends one activation at a time; lines are handled in order.
 let queue = Promise.resolve();
 readline.createInterface({ input: process.stdin, terminal: false }).on('line', (line) => {
   queue = queue.then(async () => {
     const result = await activate(handler, line);
+    await drained(process.stdout);
+    await drained(process.stderr);
     try {
       answer(result);
     } catch (e) {
