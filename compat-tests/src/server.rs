@@ -12,6 +12,10 @@ pub struct Owl {
     child: Option<Child>,
     pub base: String,
     pub data_dir: tempfile::TempDir,
+    /// The invoker's name: unique per server, so servers of parallel tests leave each other's
+    /// containers alone (each removes the leftovers of its own name at start).
+    pub invoker_id: String,
+    extra: Vec<String>,
 }
 
 fn binary() -> PathBuf {
@@ -25,13 +29,25 @@ fn binary() -> PathBuf {
 }
 
 impl Owl {
-    /// A fresh `owl standalone` with an empty data directory.
+    /// A fresh `owl standalone` with an empty data directory and an invoker without prewarmed
+    /// containers.
     pub fn start() -> Owl {
+        Owl::start_with(&["--no-prewarm"])
+    }
+
+    /// A fresh `owl standalone` with these extra flags.
+    pub fn start_with(flags: &[&str]) -> Owl {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let data_dir = tempfile::tempdir().expect("a temporary data directory");
+        let invoker_id = format!("test{}x{n}", std::process::id());
+        let extra = flags.iter().map(|f| f.to_string()).collect();
         let mut owl = Owl {
             child: None,
             base: String::new(),
             data_dir,
+            invoker_id,
+            extra,
         };
         owl.spawn();
         owl
@@ -45,8 +61,18 @@ impl Owl {
             bin.display()
         );
         let mut child = Command::new(&bin)
-            .args(["standalone", "--port", "0", "--workers", "2", "--data-dir"])
+            .args([
+                "standalone",
+                "--port",
+                "0",
+                "--workers",
+                "2",
+                "--invoker-id",
+                &self.invoker_id,
+                "--data-dir",
+            ])
             .arg(self.data_dir.path())
+            .args(&self.extra)
             .env("OWL_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -97,6 +123,29 @@ impl Owl {
                 }
             }
         }
+    }
+
+    /// Kills the server without letting it clean up (as a crash would), and starts it again on the
+    /// same data directory and invoker name.
+    pub fn crash_and_restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.spawn();
+    }
+
+    /// The names of the containers this server's invoker owns, from Docker.
+    pub fn containers(&self) -> Vec<String> {
+        let out = Command::new("docker")
+            .args(["ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter"])
+            .arg(format!("label=owl.invoker={}", self.invoker_id))
+            .output()
+            .expect("docker runs (scripts/test starts the engine)");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     pub fn client(&self, key: &str) -> crate::Client {

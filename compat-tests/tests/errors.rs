@@ -451,8 +451,8 @@ fn options_answers_with_cors_headers_without_credentials() {
 }
 
 #[test]
-fn invoking_answers_503_until_an_invoker_is_attached() {
-    let owl = Owl::start();
+fn invoking_without_an_invoker_answers_503() {
+    let owl = Owl::start_with(&["--no-invoker"]);
     let c = owl.guest();
     assert_eq!(
         c.post(&format!("{NS}/actions/nothing?blocking=true"), &json!({}))

@@ -200,21 +200,7 @@ pub async fn invoke(
     pkg: Option<&EntityName>,
     name: &EntityName,
 ) -> ApiResult<Reply> {
-    entitlement::check_action(
-        ctx.state,
-        ctx.identity,
-        Privilege::Activate,
-        ns,
-        pkg,
-        Some(name),
-    )
-    .await?;
-    resolve_action(ctx, ns, pkg, name).await?;
-    // No invoker is attached to this controller yet: say so as OpenWhisk does when none is available.
-    Err(ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        messages::SERVICE_UNAVAILABLE,
-    ))
+    crate::invoke::invoke(ctx, ns, pkg, name).await
 }
 
 /// A sequence must name 1..=max components that exist, and, with nested sequences inlined, hold at

@@ -12,6 +12,8 @@
 //! - [`entities`]: the get/put/delete steps every entity collection shares.
 //! - One file per collection: [`namespaces`], [`actions`], [`packages`], [`triggers`], [`rules`],
 //!   [`activations`], [`limits`], plus [`info`] for the unauthenticated discovery endpoints.
+//! - [`invoke`]: invoking an action: throttles ([`throttle`]), parameters, the activation message,
+//!   and the blocking wait for its result, through [`dispatch`], the controller's side of the queue.
 //! - [`error`] and [`messages`]: the one error type, mapped to HTTP once, and every sentence in
 //!   OpenWhisk's words.
 //! - [`config`]: limits, throttles and sizes, with OpenWhisk's defaults.
@@ -20,10 +22,12 @@ pub mod actions;
 pub mod activations;
 pub mod auth;
 pub mod config;
+pub mod dispatch;
 pub mod entities;
 pub mod entitlement;
 pub mod error;
 pub mod info;
+pub mod invoke;
 pub mod limits;
 pub mod list;
 pub mod messages;
@@ -33,6 +37,7 @@ pub mod request;
 pub mod routes;
 pub mod rules;
 pub mod server;
+pub mod throttle;
 pub mod transaction;
 pub mod triggers;
 
@@ -47,6 +52,8 @@ pub use server::serve;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: ControllerConfig,
+    /// The way to invokers; `None` while none is attached (invokes then answer 503).
+    pub dispatch: Option<Arc<dispatch::Dispatch>>,
 }
 
 /// Milliseconds since the epoch, now.

@@ -28,6 +28,10 @@ pub const SEQUENCE_NO_COMPONENT: &str = "No component specified for the sequence
 pub const SEQUENCE_CYCLIC: &str = "Sequence may not refer to itself.";
 pub const SEQUENCE_COMPONENT_NOT_FOUND: &str = "Sequence component does not exist.";
 
+pub const PARAMETERS_NOT_ALLOWED: &str =
+    "Request defines parameters that are not allowed (e.g., reserved properties).";
+pub const SEQUENCES_NOT_YET: &str = "Invoking a sequence is not supported yet.";
+
 pub const RULE_NEEDS_EXISTING_TRIGGER: &str = "Only rules with existing triggers can be activated";
 pub const DOCS_NOT_ALLOWED_WITH_COUNT: &str = "The parameter 'docs' is not permitted with 'count'.";
 

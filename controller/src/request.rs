@@ -68,6 +68,8 @@ pub enum Reply {
     /// A plain-text body, as the reference server answers rule state changes and OPTIONS.
     Text(StatusCode, &'static str),
     NoContent,
+    /// JSON about an activation: its id also goes in the `x-openwhisk-activation-id` header.
+    Activation(StatusCode, Value, owl_entity::activation::ActivationId),
 }
 
 impl Reply {

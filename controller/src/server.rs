@@ -173,6 +173,10 @@ fn respond(outcome: Result<Reply, ApiError>, tid: &TransactionId) -> HttpRespons
             .content_type("text/plain; charset=UTF-8")
             .body(t),
         Ok(Reply::NoContent) => HttpResponse::NoContent().finish(),
+        Ok(Reply::Activation(status, v, id)) => HttpResponse::build(status)
+            .content_type("application/json")
+            .insert_header(("x-openwhisk-activation-id", id.to_string()))
+            .body(v.to_string()),
         Err(e) => {
             let mut b = HttpResponse::build(e.status);
             if e.status == StatusCode::UNAUTHORIZED {

@@ -13,6 +13,7 @@
 //! - [`entity`]: the four kinds behind one enum, as the store keeps them in one id space per namespace.
 //! - [`activation`]: activation ids and records, in stored, extended and summary forms.
 //! - [`container`]: the `/init` and `/run` bodies of the action container protocol.
+//! - [`message`]: what controllers and invokers send each other through the queue.
 //! - [`error`]: the validation error every constructor above returns, worded as OpenWhisk words it.
 
 pub mod action;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod exec;
 pub mod identity;
 pub mod limits;
+pub mod message;
 pub mod name;
 pub mod package;
 pub mod params;

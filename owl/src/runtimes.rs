@@ -135,6 +135,27 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     }
 }
 
+/// Builds the images the manifest uses that are not there yet (what `owl standalone` does before its
+/// invoker starts), saying what it does on stderr.
+pub fn build_missing(manifest: &Manifest) -> anyhow::Result<()> {
+    let missing: Vec<&Recipe> = wanted_recipes(manifest, &[])?
+        .into_iter()
+        .filter(|r| !image_exists(r.image))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    say(&format!(
+        "{} runtime image(s) missing; building them once (this takes a few minutes)",
+        missing.len()
+    ));
+    let proxy = proxy_binary()?;
+    for r in missing {
+        build(r, &proxy, false)?;
+    }
+    Ok(())
+}
+
 /// The recipes to build: those named, else every one whose image the manifest uses.
 fn wanted_recipes<'a>(manifest: &Manifest, names: &[String]) -> anyhow::Result<Vec<&'a Recipe>> {
     if !names.is_empty() {

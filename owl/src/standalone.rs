@@ -1,12 +1,20 @@
-//! `owl standalone`: the controller and the embedded store in one process.
+//! `owl standalone`: controller, invoker and embedded store in one process.
+//!
+//! The controller serves HTTP on actix's workers; the invoker and the controller's queue consumer run
+//! on a runtime of their own, joined by the in-process queue. If no Docker engine is reachable the
+//! management API still runs and invokes answer 503; the log says what is missing.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use owl_controller::dispatch::Dispatch;
 use owl_controller::{AppState, ControllerConfig};
 use owl_entity::exec::Manifest;
+use owl_invoker::{Invoker, InvokerConfig};
+use owl_queue::{InProcessQueue, Queue};
 use owl_store::{MemoryStore, SqliteStore, Store};
 
 #[derive(clap::Args, Debug)]
@@ -29,6 +37,24 @@ pub struct Options {
     /// HTTP worker threads [default: one per core].
     #[arg(long, env = "OWL_WORKERS")]
     workers: Option<usize>,
+    /// Serve the management API only: no invoker, invokes answer 503.
+    #[arg(long, env = "OWL_NO_INVOKER")]
+    no_invoker: bool,
+    /// The invoker's name: its containers are labelled with it, and removed by it at start and exit.
+    #[arg(long, env = "OWL_INVOKER_ID", default_value = "invoker0")]
+    invoker_id: String,
+    /// Memory for action containers, in MB.
+    #[arg(long, env = "OWL_USER_MEMORY", default_value_t = 2048)]
+    user_memory: i64,
+    /// Seconds an idle warm container waits before it is paused.
+    #[arg(long, env = "OWL_PAUSE_GRACE", default_value_t = 10)]
+    pause_grace: u64,
+    /// Seconds an idle container waits before it is removed.
+    #[arg(long, env = "OWL_IDLE_TIMEOUT", default_value_t = 600)]
+    idle_timeout: u64,
+    /// Do not start prewarmed containers.
+    #[arg(long, env = "OWL_NO_PREWARM")]
+    no_prewarm: bool,
 }
 
 pub fn run(o: Options) -> anyhow::Result<()> {
@@ -54,17 +80,113 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     let workers = o
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    actix_web::rt::System::new().block_on(async move {
+
+    // The invoker's side: its own runtime, so activations never wait behind HTTP parsing.
+    let backend = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("owl-invoker")
+        .enable_all()
+        .build()?;
+    let queue: Arc<dyn Queue> = Arc::new(InProcessQueue::new());
+    let dispatch = Dispatch::new(queue.clone(), "controller0", vec![o.invoker_id.clone()]);
+    backend.block_on(async {
         owl_store::seed::ensure_default_subjects(&*store)
             .await
             .context("seeding the default identities")?;
-        let state = Arc::new(AppState { store, config });
+        dispatch
+            .start(store.clone())
+            .await
+            .context("consuming the controller's queue")
+    })?;
+    let invoker = if o.no_invoker {
+        None
+    } else {
+        let invoker_config = InvokerConfig {
+            id: o.invoker_id.clone(),
+            user_memory_mb: o.user_memory,
+            pause_grace: Duration::from_secs(o.pause_grace),
+            idle_timeout: Duration::from_secs(o.idle_timeout),
+            prewarm: !o.no_prewarm,
+            api_host: format!("http://host.docker.internal:{}", addr.port()),
+            ..Default::default()
+        };
+        // Connect and subscribe now, so activations sent while images build wait in the queue; without
+        // Docker, nobody subscribes and invokes answer 503 at once.
+        let connected = backend.block_on(async {
+            let docker = owl_invoker::docker::Docker::connect(&o.invoker_id).await?;
+            let subscription = queue
+                .activations(&o.invoker_id)
+                .await
+                .map_err(|e| owl_invoker::docker::DockerError(e.to_string()))?;
+            Ok::<_, owl_invoker::docker::DockerError>((docker, subscription))
+        });
+        match connected {
+            Err(e) => {
+                tracing::warn!(
+                    "no invoker: {e}. The API works, but invoking actions answers 503 until a Docker engine \
+                     runs (as root: `apt-get install docker.io && dockerd &`) and owl restarts"
+                );
+                None
+            }
+            Ok((docker, subscription)) => {
+                let (manifest, store, queue) =
+                    (config.manifest.clone(), store.clone(), queue.clone());
+                Some(backend.spawn(async move {
+                    let m = manifest.clone();
+                    let built =
+                        tokio::task::spawn_blocking(move || crate::runtimes::build_missing(&m))
+                            .await;
+                    if let Ok(Err(e)) = built {
+                        tracing::warn!("runtime images could not be built: {e:#}");
+                    }
+                    match Invoker::start(
+                        invoker_config,
+                        manifest,
+                        store,
+                        queue,
+                        docker,
+                        subscription,
+                    )
+                    .await
+                    {
+                        Ok(i) => {
+                            tracing::info!("invoker started");
+                            Some(i)
+                        }
+                        Err(e) => {
+                            tracing::warn!("the invoker could not start: {e}");
+                            None
+                        }
+                    }
+                }))
+            }
+        }
+    };
+    let state = Arc::new(AppState {
+        store,
+        config,
+        dispatch: Some(dispatch),
+    });
+    actix_web::rt::System::new().block_on(async move {
         let server = owl_controller::serve(listener, state, workers)?;
         // Scripts wait for this line; it names the port even when the OS chose it.
         println!("owl standalone listening on http://{addr}");
         println!("guest key: {}", owl_entity::identity::GUEST_KEY);
         server.await?;
-        tracing::info!("stopped");
-        Ok(())
-    })
+        anyhow::Ok(())
+    })?;
+    if let Some(task) = invoker {
+        if task.is_finished() {
+            backend.block_on(async {
+                if let Ok(Some(i)) = task.await {
+                    i.shutdown().await;
+                }
+            });
+        } else {
+            // Still building images: nothing started yet that needs removing.
+            task.abort();
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
 }
