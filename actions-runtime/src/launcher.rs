@@ -63,23 +63,66 @@ impl Launcher {
         file: Option<&Path>,
         env: &Map<String, Value>,
     ) -> Result<Launcher, String> {
+        let mut vars = vec![
+            ("OW_ACTION_DIR".to_string(), dir.display().to_string()),
+            ("OW_ACTION_MAIN".into(), main.into()),
+        ];
+        if let Some(f) = file {
+            vars.push(("OW_ACTION_FILE".into(), f.display().to_string()));
+        }
+        vars.extend(
+            env.iter()
+                .map(|(k, v)| (k.clone(), crate::native::env_value(v))),
+        );
+        let mut launcher = Self::spawn(config, dir, vars)?;
+        launcher.acknowledged().await?;
+        Ok(launcher)
+    }
+
+    /// Starts the launcher before any action is known, so the language's own start-up is paid
+    /// when the container starts, not at `/init`: it waits for one line naming its action.
+    pub fn standby(config: &Config) -> Result<Launcher, String> {
+        std::fs::create_dir_all(&config.action_dir).map_err(|e| e.to_string())?;
+        Self::spawn(
+            config,
+            &config.action_dir,
+            vec![("OW_STANDBY".into(), "1".into())],
+        )
+    }
+
+    /// Hands a standby launcher its action, and waits for the acknowledgement.
+    pub async fn load(
+        mut self,
+        dir: &Path,
+        main: &str,
+        file: Option<&Path>,
+        env: &Map<String, Value>,
+    ) -> Result<Launcher, String> {
+        let line =
+            serde_json::json!({"dir": dir, "main": main, "file": file, "env": env}).to_string();
+        if self.send(&line).await.is_err() {
+            return Err("the waiting launcher is gone".into());
+        }
+        self.acknowledged().await?;
+        Ok(self)
+    }
+
+    /// Has the process exited (a standby launcher that died is of no use)?
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn spawn(config: &Config, cwd: &Path, vars: Vec<(String, String)>) -> Result<Launcher, String> {
         let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
         let mut cmd = Command::new(&config.interpreter);
         cmd.arg(&config.launcher)
-            .current_dir(dir)
-            .env("OW_ACTION_DIR", dir)
-            .env("OW_ACTION_MAIN", main)
+            .current_dir(cwd)
             .env("__OW_WAIT_FOR_ACK", "1")
+            .envs(vars)
             .stdin(Stdio::piped())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
-        if let Some(f) = file {
-            cmd.env("OW_ACTION_FILE", f);
-        }
-        for (k, v) in env {
-            cmd.env(k, crate::native::env_value(v));
-        }
         cmd.fd_mappings(vec![FdMapping {
             parent_fd: writer.into(),
             child_fd: 3,
@@ -93,14 +136,18 @@ impl Launcher {
         drop(cmd);
         let stdin = child.stdin.take().ok_or("the launcher has no stdin")?;
         let receiver = pipe::Receiver::from_owned_fd(reader.into()).map_err(|e| e.to_string())?;
-        let mut launcher = Launcher {
+        Ok(Launcher {
             child,
             stdin,
             results: BufReader::new(receiver),
-        };
-        match launcher.read_line().await {
+        })
+    }
+
+    /// Waits for `{"ok":true}`; an `{"error": ...}` line or an exit is the load's failure.
+    async fn acknowledged(&mut self) -> Result<(), String> {
+        match self.read_line().await {
             Some(line) => match serde_json::from_str::<Value>(&line) {
-                Ok(v) if v.get("ok") == Some(&Value::Bool(true)) => Ok(launcher),
+                Ok(v) if v.get("ok") == Some(&Value::Bool(true)) => Ok(()),
                 Ok(v) => Err(v
                     .get("error")
                     .and_then(Value::as_str)
@@ -111,7 +158,7 @@ impl Launcher {
                 )),
             },
             None => {
-                let status = launcher
+                let status = self
                     .child
                     .wait()
                     .await
@@ -122,6 +169,14 @@ impl Launcher {
                 ))
             }
         }
+    }
+
+    async fn send(&mut self, line: &str) -> std::io::Result<()> {
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        self.stdin.write_all(&bytes).await?;
+        self.stdin.flush().await
     }
 
     async fn read_line(&mut self) -> Option<String> {
@@ -143,10 +198,7 @@ impl Launcher {
     }
 
     async fn exchange(&mut self, line: &str) -> Result<String, RunFailure> {
-        let mut bytes = Vec::with_capacity(line.len() + 1);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
-        if self.stdin.write_all(&bytes).await.is_err() || self.stdin.flush().await.is_err() {
+        if self.send(line).await.is_err() {
             return Err(RunFailure::Exited);
         }
         self.read_line().await.ok_or(RunFailure::Exited)

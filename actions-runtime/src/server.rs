@@ -53,14 +53,24 @@ enum ActionKind {
 struct Shared {
     config: Config,
     state: Mutex<State>,
+    /// A launcher started with the container, waiting for the action `/init` brings.
+    standby: Mutex<Option<Launcher>>,
 }
 
 pub fn serve(listener: TcpListener, config: Config) -> std::io::Result<Server> {
     let shared = web::Data::new(Shared {
         config,
         state: Mutex::new(State::Empty),
+        standby: Mutex::new(None),
     });
     Ok(HttpServer::new(move || {
+        // The standby launcher starts here, on the worker's runtime, where its pipes are then used.
+        if matches!(shared.config.runtime, Runtime::NodeJs | Runtime::Python)
+            && let Ok(mut slot) = shared.standby.try_lock()
+            && slot.is_none()
+        {
+            *slot = Launcher::standby(&shared.config).ok();
+        }
         App::new()
             .app_data(shared.clone())
             .route("/init", web::post().to(init))
@@ -130,7 +140,8 @@ async fn init(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse 
     if !matches!(*state, State::Empty) {
         return ProxyError::already_initialized().response();
     }
-    match load(&shared.config, &body).await {
+    let standby = shared.standby.lock().await.take();
+    match load(&shared.config, &body, standby).await {
         Ok(loaded) => {
             *state = State::Ready(Box::new(loaded));
             ok_json(r#"{"ok":true}"#)
@@ -146,7 +157,11 @@ async fn init(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse 
 }
 
 /// Writes or unpacks the code and, for Node.js and Python, starts the launcher.
-async fn load(config: &Config, body: &[u8]) -> Result<Loaded, ProxyError> {
+async fn load(
+    config: &Config,
+    body: &[u8],
+    standby: Option<Launcher>,
+) -> Result<Loaded, ProxyError> {
     let req: InitRequest =
         serde_json::from_slice(body).map_err(|_| ProxyError::missing_main_or_code())?;
     let v = req.value;
@@ -209,9 +224,12 @@ async fn load(config: &Config, body: &[u8]) -> Result<Loaded, ProxyError> {
                 std::fs::write(&f, code).map_err(|e| failed(e.to_string()))?;
                 Some(f)
             };
-            let launcher = Launcher::start(config, &dir, &v.main, file.as_deref(), &v.env)
-                .await
-                .map_err(failed)?;
+            let standby = standby.and_then(|mut l| (!l.exited()).then_some(l));
+            let launcher = match standby {
+                Some(l) => l.load(&dir, &v.main, file.as_deref(), &v.env).await,
+                None => Launcher::start(config, &dir, &v.main, file.as_deref(), &v.env).await,
+            }
+            .map_err(failed)?;
             Ok(Loaded {
                 kind: ActionKind::Launched {
                     dir,

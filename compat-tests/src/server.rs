@@ -162,10 +162,25 @@ impl Owl {
 }
 
 impl Drop for Owl {
+    /// Stops the server as a user would (SIGTERM: its invoker removes its containers), then removes
+    /// whatever a crash test left behind.
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        self.stop();
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter"])
+            .arg(format!("label=owl.invoker={}", self.invoker_id))
+            .output();
+        if let Ok(out) = ids {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            if !ids.is_empty() {
+                let _ = Command::new("docker")
+                    .args(["rm", "-f"])
+                    .args(&ids)
+                    .output();
+            }
         }
     }
 }

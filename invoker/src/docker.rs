@@ -85,9 +85,7 @@ impl Docker {
             .await
             .map_err(err)?;
         let ids: Vec<String> = list.into_iter().filter_map(|c| c.id).collect();
-        for id in &ids {
-            self.remove(id).await;
-        }
+        futures_util::future::join_all(ids.iter().map(|id| self.remove(id))).await;
         Ok(ids.len())
     }
 

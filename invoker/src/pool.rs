@@ -404,9 +404,8 @@ impl Pool {
             inner.used_mb = 0;
             inner.entries.drain().map(|(_, e)| e.container).collect()
         };
-        for c in all {
-            self.docker.remove(&c.id).await;
-        }
+        // In parallel: a pool of a hundred containers would otherwise take minutes to stop.
+        futures_util::future::join_all(all.iter().map(|c| self.docker.remove(&c.id))).await;
         let _ = self.docker.remove_leftovers().await;
     }
 }

@@ -96,14 +96,28 @@ async function activate(handler, line) {
   return result === undefined ? {} : result;
 }
 
-let handler;
-try {
-  handler = load();
-} catch (e) {
-  answer({ error: String((e && e.stack) || e) });
-  process.exit(1);
+// Takes the action a standby launcher waited for: where it is and its environment.
+function configure(line) {
+  const c = JSON.parse(line);
+  process.env.OW_ACTION_DIR = c.dir;
+  process.env.OW_ACTION_MAIN = c.main;
+  if (c.file) process.env.OW_ACTION_FILE = c.file;
+  for (const [k, v] of Object.entries(c.env || {})) {
+    process.env[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  process.chdir(c.dir);
 }
-answer({ ok: true });
+
+let handler = null;
+function boot() {
+  try {
+    handler = load();
+  } catch (e) {
+    answer({ error: String((e && e.stack) || e) });
+    process.exit(1);
+  }
+  answer({ ok: true });
+}
 
 // Resolves once everything written to `stream` so far has left the process: the proxy prints the
 // end-of-activation sentinel after the answer, so the action's output must be out before it.
@@ -111,9 +125,17 @@ function drained(stream) {
   return new Promise((resolve) => stream.write('', resolve));
 }
 
+// Started with the container (OW_STANDBY), the first line names the action; otherwise it is known.
+if (process.env.OW_STANDBY !== '1') boot();
+
 // The proxy sends one activation at a time; lines are handled in order.
 let queue = Promise.resolve();
 readline.createInterface({ input: process.stdin, terminal: false }).on('line', (line) => {
+  if (handler === null) {
+    configure(line);
+    boot();
+    return;
+  }
   queue = queue.then(async () => {
     const result = await activate(handler, line);
     await drained(process.stdout);

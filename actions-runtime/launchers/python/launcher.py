@@ -56,6 +56,25 @@ def load():
     return handler
 
 
+def configure(line):
+    """Takes the action a standby launcher waited for: where it is and its environment."""
+    c = json.loads(line)
+    os.environ["OW_ACTION_DIR"] = c["dir"]
+    os.environ["OW_ACTION_MAIN"] = c["main"]
+    if c.get("file"):
+        os.environ["OW_ACTION_FILE"] = c["file"]
+    for key, value in (c.get("env") or {}).items():
+        os.environ[key] = value if isinstance(value, str) else json.dumps(value)
+    os.chdir(c["dir"])
+
+
+# Started with the container (OW_STANDBY), the first line names the action; otherwise it is known.
+if os.environ.get("OW_STANDBY") == "1":
+    first = sys.stdin.readline()
+    if not first:
+        sys.exit(0)
+    configure(first)
+
 try:
     handler = load()
 except BaseException as e:
