@@ -32,6 +32,8 @@ fn fqn(ns: &EntityName, pkg: Option<&EntityName>, name: &EntityName) -> FullyQua
 pub struct ResolvedPackage {
     pub actions_path: EntityPath,
     pub parameters: Params,
+    /// `ns/binding` when the package asked for is a binding.
+    pub binding: Option<String>,
 }
 
 pub async fn resolve_package(
@@ -43,6 +45,7 @@ pub async fn resolve_package(
         None => Ok(ResolvedPackage {
             actions_path: p.actions_path(),
             parameters: p.parameters,
+            binding: None,
         }),
         Some(b) => {
             let target = entities::fetch::<Package>(ctx.state, &b.fqn()).await?.value;
@@ -55,6 +58,7 @@ pub async fn resolve_package(
             Ok(ResolvedPackage {
                 actions_path: target.actions_path(),
                 parameters: target.parameters.merged(&p.parameters),
+                binding: Some(pkg.doc_id()),
             })
         }
     }
@@ -83,21 +87,7 @@ pub async fn resolve_action(
     pkg: Option<&EntityName>,
     name: &EntityName,
 ) -> ApiResult<Action> {
-    match pkg {
-        None => Ok(entities::fetch::<Action>(ctx.state, &fqn(ns, None, name))
-            .await?
-            .value),
-        Some(p) => {
-            let pkg_fqn = FullyQualifiedName::new(EntityPath::from_name(ns.clone()), p.clone());
-            let resolved = resolve_package(ctx, &pkg_fqn).await?;
-            let action_fqn = FullyQualifiedName::new(resolved.actions_path, name.clone());
-            let mut action = entities::fetch::<Action>(ctx.state, &action_fqn)
-                .await?
-                .value;
-            action.parameters = resolved.parameters.merged(&action.parameters);
-            Ok(action)
-        }
-    }
+    Ok(crate::invoke::resolve(ctx, ns, pkg, name).await?.action)
 }
 
 pub async fn get(

@@ -18,7 +18,6 @@ use owl_entity::activation::{Activation, ActivationId, StatusCode as Outcome};
 use owl_entity::exec::Exec;
 use owl_entity::message::{ActivationMessage, Caller};
 use owl_entity::name::{EntityName, FullyQualifiedName};
-use owl_entity::package::Package;
 use serde_json::{Map, Value, json};
 
 use crate::entitlement::{self, Privilege};
@@ -54,33 +53,16 @@ pub async fn resolve(
             binding: None,
         });
     };
-    let pkg_fqn = FullyQualifiedName::in_namespace(ns, p);
-    let package = entities::fetch::<Package>(ctx.state, &pkg_fqn).await?.value;
-    let (path, params, binding) = match &package.binding {
-        None => (package.actions_path(), package.parameters.clone(), None),
-        Some(b) => {
-            let bound = entities::fetch::<Package>(ctx.state, &b.fqn()).await?.value;
-            if bound.binding.is_some() {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    messages::binding_circular(&pkg_fqn.doc_id()),
-                ));
-            }
-            (
-                bound.actions_path(),
-                bound.parameters.merged(&package.parameters),
-                Some(pkg_fqn.doc_id()),
-            )
-        }
-    };
-    let fqn = FullyQualifiedName::new(path, name.clone());
+    let package =
+        crate::actions::resolve_package(ctx, &FullyQualifiedName::in_namespace(ns, p)).await?;
+    let fqn = FullyQualifiedName::new(package.actions_path, name.clone());
     let mut s = entities::fetch::<Action>(ctx.state, &fqn).await?;
-    s.value.parameters = params.merged(&s.value.parameters);
+    s.value.parameters = package.parameters.merged(&s.value.parameters);
     Ok(Resolved {
         action: s.value,
         fqn,
         revision: s.rev.0,
-        binding,
+        binding: package.binding,
     })
 }
 

@@ -59,6 +59,21 @@ struct Ran {
     container: Option<Arc<crate::pool::Container>>,
 }
 
+impl Ran {
+    /// An activation that never reached a container.
+    fn failure(outcome: Outcome, received: EpochMillis) -> Ran {
+        let now = now_millis();
+        Ran {
+            outcome,
+            start: now,
+            end: now,
+            init_ms: None,
+            wait_ms: now - received,
+            container: None,
+        }
+    }
+}
+
 impl Runner {
     pub fn new(
         config: InvokerConfig,
@@ -130,25 +145,14 @@ impl Runner {
 
     /// Everything but storing: never fails, every failure is an outcome.
     pub async fn execute(&self, msg: &ActivationMessage) -> Activation {
-        let action = match self.fetch(msg).await {
-            Ok(a) => a,
-            Err(outcome) => {
-                let now = now_millis();
-                let ran = Ran {
-                    outcome,
-                    start: now,
-                    end: now,
-                    init_ms: None,
-                    wait_ms: now - msg.received,
-                    container: None,
-                };
-                return self.finish(msg, None, ran, vec![]).await;
+        let (action, ran) = match self.fetch(msg).await {
+            Ok(a) => {
+                let ran = self.run(msg, &a).await;
+                (Some(a), ran)
             }
+            Err(outcome) => (None, Ran::failure(outcome, msg.received)),
         };
-        let ran = self.run(msg, &action).await;
-        let collect_logs = ran.container.is_some();
-        let container = ran.container.clone();
-        let mut record = self.record(msg, Some(&action), &ran, vec![]);
+        let mut record = self.record(msg, action.as_deref(), &ran, vec![]);
         if msg.blocking {
             let result = ControllerMessage::Result {
                 transid: msg.transid.clone(),
@@ -158,27 +162,9 @@ impl Runner {
                 tracing::warn!(tid = %msg.transid, error = %e, "the result could not be sent");
             }
         }
-        if let (true, Some(c)) = (collect_logs, container) {
-            record.logs = self.logs(&action, &c, &ran.outcome).await;
-            self.pool.release(&c, ran.outcome.keeps_container());
-        }
-        record
-    }
-
-    async fn finish(
-        &self,
-        msg: &ActivationMessage,
-        action: Option<&Action>,
-        ran: Ran,
-        logs: Vec<String>,
-    ) -> Activation {
-        let record = self.record(msg, action, &ran, logs);
-        if msg.blocking {
-            let result = ControllerMessage::Result {
-                transid: msg.transid.clone(),
-                activation: Box::new(record.clone()),
-            };
-            let _ = self.queue.send_to_controller(&msg.reply_to, result).await;
+        if let (Some(a), Some(c)) = (&action, &ran.container) {
+            record.logs = self.logs(a, c, &ran.outcome).await;
+            self.pool.release(c, ran.outcome.keeps_container());
         }
         record
     }
@@ -205,17 +191,7 @@ impl Runner {
 
     /// Gets a container, initializes it if needed, and runs the action.
     async fn run(&self, msg: &ActivationMessage, action: &Action) -> Ran {
-        let fail = |outcome: Outcome| {
-            let now = now_millis();
-            Ran {
-                outcome,
-                start: now,
-                end: now,
-                init_ms: None,
-                wait_ms: now - msg.received,
-                container: None,
-            }
-        };
+        let fail = |outcome: Outcome| Ran::failure(outcome, msg.received);
         let (kind, image) = match &action.exec {
             Exec::Code { kind, .. } => match self.manifest.resolve(kind) {
                 Some(k) => (kind.clone(), k.image.reference()),
