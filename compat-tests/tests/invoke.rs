@@ -564,3 +564,63 @@ fn a_namespace_over_its_rate_is_refused_with_429() {
         "Too many requests in the last minute (count: 1, allowed: 0)."
     );
 }
+
+#[test]
+fn when_memory_is_spent_a_request_waits_and_an_idle_container_makes_room() {
+    // Room for one 256 MB container only.
+    let owl = Owl::start_with(&["--no-prewarm", "--user-memory", "256"]);
+    let c = owl.guest();
+    let slow =
+        "function main() { return new Promise(r => setTimeout(() => r({ who: 'slow' }), 1500)) }";
+    create(&c, "first", json!({"kind": "nodejs:20", "code": slow}));
+    create(
+        &c,
+        "second",
+        json!({"kind": "nodejs:20", "code": "function main() { return { who: 'second' } }"}),
+    );
+    let started = invoke(&c, "first", "blocking=false", json!({}));
+    assert_eq!(started.status, 202);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while owl.containers().is_empty() {
+        assert!(Instant::now() < deadline, "first never got a container");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // `second` cannot start until `first` is done; then first's idle container is removed for it.
+    let r = invoke(&c, "second", "blocking=true&result=true", json!({}));
+    assert_eq!((r.status, r.body), (200, json!({"who": "second"})));
+    let first = record(&c, started.body["activationId"].as_str().unwrap());
+    assert_eq!(
+        first["response"]["result"],
+        json!({"who": "slow"}),
+        "the waiting request did not fail the running one"
+    );
+    let names = owl.containers();
+    assert_eq!(
+        names.len(),
+        1,
+        "the idle container was evicted to make room: {names:?}"
+    );
+    assert!(names[0].contains("second"), "{names:?}");
+}
+
+#[test]
+fn idle_containers_are_removed_after_the_idle_timeout() {
+    let owl = Owl::start_with(&["--no-prewarm", "--idle-timeout", "2", "--pause-grace", "60"]);
+    let c = owl.guest();
+    create(
+        &c,
+        "brief",
+        json!({"kind": "python:3.11", "code": "def main(p):\n    return {}\n"}),
+    );
+    assert_eq!(invoke(&c, "brief", "blocking=true", json!({})).status, 200);
+    assert_eq!(owl.containers().len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !owl.containers().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the idle container was never removed: {:?}",
+            owl.containers()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
