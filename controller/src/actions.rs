@@ -41,10 +41,19 @@ pub async fn resolve_package(
     pkg: &FullyQualifiedName,
 ) -> ApiResult<ResolvedPackage> {
     let p = entities::fetch::<Package>(ctx.state, pkg).await?.value;
+    resolve_fetched_package(ctx, pkg, &p).await
+}
+
+/// [`resolve_package`] for a package already read; a binding to a binding (itself included) is 422.
+pub async fn resolve_fetched_package(
+    ctx: &Ctx<'_>,
+    pkg: &FullyQualifiedName,
+    p: &Package,
+) -> ApiResult<ResolvedPackage> {
     match &p.binding {
         None => Ok(ResolvedPackage {
             actions_path: p.actions_path(),
-            parameters: p.parameters,
+            parameters: p.parameters.clone(),
             binding: None,
         }),
         Some(b) => {

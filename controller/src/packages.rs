@@ -7,7 +7,6 @@
 //! | `PUT .../packages/{name}` | 200 the stored package; 400 reserved name, malformed, missing or chained binding; 403; 409 exists, conflict, binding to a non-package, package to binding; 413 |
 //! | `DELETE .../packages/{name}` | 200 the deleted package; 409 not empty without `force=true`; 403; 404 |
 
-use actix_web::http::StatusCode;
 use owl_entity::action::Action;
 use owl_entity::entity::{Collection, Entity};
 use owl_entity::name::{EntityName, EntityPath, FullyQualifiedName};
@@ -49,28 +48,13 @@ pub async fn get(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult
     let this = FullyQualifiedName::in_namespace(ns, name);
     entitlement::check_package(ctx.state, ctx.identity, Privilege::Read, &this).await?;
     let package = entities::fetch::<Package>(ctx.state, &this).await?.value;
-    let (shown, source) = match &package.binding {
-        None => (package.clone(), package),
-        Some(b) => {
-            if b.fqn() == this {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    messages::binding_circular(&this.doc_id()),
-                ));
-            }
-            let bound = entities::fetch::<Package>(ctx.state, &b.fqn()).await?.value;
-            if bound.binding.is_some() {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    messages::binding_circular(&this.doc_id()),
-                ));
-            }
-            let mut shown = package.clone();
-            shown.parameters = bound.parameters.merged(&package.parameters);
-            (shown, bound)
-        }
+    let resolved = crate::actions::resolve_fetched_package(ctx, &this, &package).await?;
+    let (actions, feeds) = actions_and_feeds(ctx, resolved.actions_path).await?;
+    // A binding shows itself with the bound package's parameters under its own.
+    let shown = Package {
+        parameters: resolved.parameters,
+        ..package
     };
-    let (actions, feeds) = actions_and_feeds(ctx, source.actions_path()).await?;
     let mut v = shown.to_json();
     v["actions"] = Value::Array(actions);
     v["feeds"] = Value::Array(feeds);
