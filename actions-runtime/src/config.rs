@@ -8,6 +8,7 @@
 //! | `OW_ACTION_DIR` | where the action's code is written or unpacked | `/action` |
 //! | `OW_LAUNCHER` | the launcher script of the language | `/opt/owl/launcher.js` or `.py` |
 //! | `OW_INTERPRETER` | the language's interpreter | `node` or `python3` |
+//! | `__OW_ALLOW_CONCURRENT` | `true`: a Node.js action may serve overlapping runs (OpenWhisk's name; set by the invoker when the operator allows intra-container concurrency) | unset: one run at a time |
 
 use std::path::PathBuf;
 
@@ -27,6 +28,7 @@ pub struct Config {
     pub action_dir: PathBuf,
     pub launcher: PathBuf,
     pub interpreter: String,
+    pub allow_concurrent: bool,
 }
 
 impl Config {
@@ -60,6 +62,7 @@ impl Config {
             action_dir: PathBuf::from(get("OW_ACTION_DIR").unwrap_or_else(|| "/action".into())),
             launcher: PathBuf::from(get("OW_LAUNCHER").unwrap_or_else(|| launcher.into())),
             interpreter: get("OW_INTERPRETER").unwrap_or_else(|| interpreter.into()),
+            allow_concurrent: get("__OW_ALLOW_CONCURRENT").is_some_and(|v| v == "true"),
         })
     }
 }

@@ -3,18 +3,24 @@
 //! The proxy starts the language's launcher once, at `/init`, with the action's directory, entry point
 //! and environment. The launcher loads the action and acknowledges on file descriptor 3 with
 //! `{"ok":true}` (or `{"error": ...}` if it could not load it). Then, for each activation, the proxy
-//! writes the `/run` body as one line on the launcher's stdin, and the launcher writes the result as
-//! one line on descriptor 3. The action's own stdout and stderr are the container's: they are its logs.
-//! This is OpenWhisk's actionloop protocol, so a warm run costs two pipe writes and no process start.
+//! writes `<tag>\t<the /run body>` as one line on the launcher's stdin, and the launcher writes
+//! `<tag>\t<the result>` as one line on descriptor 3. The action's own stdout and stderr are the
+//! container's: they are its logs. This is OpenWhisk's actionloop protocol with a tag on each line,
+//! so a warm run costs two pipe writes and no process start, and several runs may be in flight at
+//! once (the Node.js launcher runs them concurrently; the Python one answers them in order).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use command_fds::{CommandFdExt, FdMapping};
 use serde_json::{Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{Mutex, oneshot};
 
 use crate::config::Config;
 
@@ -22,10 +28,24 @@ use crate::config::Config;
 /// which OpenWhisk reports as a developer error), not a result.
 pub const DEVELOPER_ERROR_KEY: &str = "__owl_developer_error";
 
+/// A launcher before its acknowledgement: lines are read in turn, untagged.
 pub struct Launcher {
     child: Child,
     stdin: ChildStdin,
     results: BufReader<pipe::Receiver>,
+}
+
+/// Runs waiting for their result line, by tag. `None` once the launcher's result pipe closed.
+type Pending = Arc<std::sync::Mutex<Option<HashMap<u64, oneshot::Sender<String>>>>>;
+
+/// A loaded launcher: runs are written under a lock, and one task reads the result lines and hands
+/// each to the run whose tag it carries.
+pub struct Running {
+    stdin: Mutex<ChildStdin>,
+    pending: Pending,
+    next: AtomicU64,
+    /// Kept so that the process is killed when the launcher is dropped.
+    _child: Child,
 }
 
 /// How a run ended when it did not produce a line.
@@ -62,7 +82,7 @@ impl Launcher {
         main: &str,
         file: Option<&Path>,
         env: &Map<String, Value>,
-    ) -> Result<Launcher, String> {
+    ) -> Result<Running, String> {
         let mut vars = vec![
             ("OW_ACTION_DIR".to_string(), dir.display().to_string()),
             ("OW_ACTION_MAIN".into(), main.into()),
@@ -76,7 +96,7 @@ impl Launcher {
         );
         let mut launcher = Self::spawn(config, dir, vars)?;
         launcher.acknowledged().await?;
-        Ok(launcher)
+        Ok(launcher.running())
     }
 
     /// Starts the launcher before any action is known, so the language's own start-up is paid
@@ -97,14 +117,14 @@ impl Launcher {
         main: &str,
         file: Option<&Path>,
         env: &Map<String, Value>,
-    ) -> Result<Launcher, String> {
+    ) -> Result<Running, String> {
         let line =
             serde_json::json!({"dir": dir, "main": main, "file": file, "env": env}).to_string();
         if self.send(&line).await.is_err() {
             return Err("the waiting launcher is gone".into());
         }
         self.acknowledged().await?;
-        Ok(self)
+        Ok(self.running())
     }
 
     /// Has the process exited (a standby launcher that died is of no use)?
@@ -187,8 +207,50 @@ impl Launcher {
         }
     }
 
+    /// From here on every line is tagged: a task reads the results and wakes their runs.
+    fn running(self) -> Running {
+        let pending: Pending = Arc::new(std::sync::Mutex::new(Some(HashMap::new())));
+        let mut results = self.results;
+        let readers = pending.clone();
+        tokio::spawn(async move {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match results.read_line(&mut line).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let text = line.trim_end_matches(['\n', '\r']);
+                let Some((tag, result)) = text.split_once('\t') else {
+                    continue;
+                };
+                let Ok(tag) = tag.parse::<u64>() else {
+                    continue;
+                };
+                let waiter = lock(&readers).as_mut().and_then(|p| p.remove(&tag));
+                if let Some(tx) = waiter {
+                    let _ = tx.send(result.to_string());
+                }
+            }
+            // The process is gone: every run still waiting has failed, and later ones fail at once.
+            lock(&readers).take();
+        });
+        Running {
+            stdin: Mutex::new(self.stdin),
+            pending,
+            next: AtomicU64::new(0),
+            _child: self.child,
+        }
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Running {
     /// Sends one activation (a JSON text without newlines) and waits for its result line.
-    pub async fn run(&mut self, line: &str) -> Result<String, RunFailure> {
+    pub async fn run(&self, line: &str) -> Result<String, RunFailure> {
         let ooms = oom_kills();
         let r = self.exchange(line).await;
         if r.is_err() && oom_kills() > ooms {
@@ -197,10 +259,36 @@ impl Launcher {
         r
     }
 
-    async fn exchange(&mut self, line: &str) -> Result<String, RunFailure> {
-        if self.send(line).await.is_err() {
+    /// Has the process exited (its result pipe closed)?
+    pub fn exited(&self) -> bool {
+        lock(&self.pending).is_none()
+    }
+
+    async fn exchange(&self, line: &str) -> Result<String, RunFailure> {
+        let tag = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        match lock(&self.pending).as_mut() {
+            Some(p) => p.insert(tag, tx),
+            None => return Err(RunFailure::Exited),
+        };
+        let mut bytes = Vec::with_capacity(line.len() + 22);
+        bytes.extend_from_slice(tag.to_string().as_bytes());
+        bytes.push(b'\t');
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        let written = {
+            let mut stdin = self.stdin.lock().await;
+            match stdin.write_all(&bytes).await {
+                Ok(()) => stdin.flush().await,
+                Err(e) => Err(e),
+            }
+        };
+        if written.is_err() {
+            if let Some(p) = lock(&self.pending).as_mut() {
+                p.remove(&tag);
+            }
             return Err(RunFailure::Exited);
         }
-        self.read_line().await.ok_or(RunFailure::Exited)
+        rx.await.map_err(|_| RunFailure::Exited)
     }
 }

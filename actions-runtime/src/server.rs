@@ -6,30 +6,33 @@
 //! | `POST /run` | 200 the result (a JSON object or array); 403 before init or a non-object argument; 502 a failed init, an action that threw, exited or did not return an object or array |
 //!
 //! After every run, and after a failed init, the sentinel line goes to stdout and stderr.
-//! Runs are served one at a time: the state lock is held for the whole activation.
+//! Runs are served one at a time, in the order they came, unless the container was started with
+//! `__OW_ALLOW_CONCURRENT=true` and runs Node.js: then they overlap (the invoker sends at most the
+//! action's `limits.concurrency` at once).
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpResponse, HttpServer};
 use owl_entity::container::{InitRequest, SENTINEL};
 use serde_json::{Map, Value};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::archive;
 use crate::config::{Config, Runtime};
 use crate::error::ProxyError;
-use crate::launcher::{DEVELOPER_ERROR_KEY, Launcher, RunFailure};
+use crate::launcher::{DEVELOPER_ERROR_KEY, Launcher, RunFailure, Running};
 use crate::native;
 
 /// Where the container is in its life. Legal moves: `Empty` to `Ready` or `Failed` by `/init`; nothing
 /// leaves `Failed`; `Ready` stays `Ready` (a launcher that dies is started again at the next run).
 enum State {
     Empty,
-    Ready(Box<Loaded>),
+    Ready(Arc<Loaded>),
     Failed(String),
 }
 
@@ -44,7 +47,8 @@ enum ActionKind {
         dir: PathBuf,
         main: String,
         file: Option<PathBuf>,
-        launcher: Option<Box<Launcher>>,
+        /// The running launcher; none after it died, until the next run starts it again.
+        launcher: Mutex<Option<Arc<Running>>>,
     },
     /// A native executable, started per run.
     Native { exec: PathBuf },
@@ -52,13 +56,18 @@ enum ActionKind {
 
 struct Shared {
     config: Config,
+    /// Held for a whole `/init`, and only to read the state by a run.
     state: Mutex<State>,
+    /// One permit when runs are served one at a time: a fair semaphore keeps their order.
+    one_at_a_time: Option<Semaphore>,
     /// A launcher started with the container, waiting for the action `/init` brings.
     standby: Mutex<Option<Launcher>>,
 }
 
 pub fn serve(listener: TcpListener, config: Config) -> std::io::Result<Server> {
+    let concurrent = config.allow_concurrent && config.runtime == Runtime::NodeJs;
     let shared = web::Data::new(Shared {
+        one_at_a_time: (!concurrent).then(|| Semaphore::new(1)),
         config,
         state: Mutex::new(State::Empty),
         standby: Mutex::new(None),
@@ -143,7 +152,7 @@ async fn init(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse 
     let standby = shared.standby.lock().await.take();
     match load(&shared.config, &body, standby).await {
         Ok(loaded) => {
-            *state = State::Ready(Box::new(loaded));
+            *state = State::Ready(Arc::new(loaded));
             ok_json(r#"{"ok":true}"#)
         }
         Err(e) => {
@@ -235,7 +244,7 @@ async fn load(
                     dir,
                     main: v.main,
                     file,
-                    launcher: Some(Box::new(launcher)),
+                    launcher: Mutex::new(Some(Arc::new(launcher))),
                 },
                 env: v.env,
             })
@@ -263,20 +272,29 @@ async fn run(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
             return e.response();
         }
     };
-    let mut state = shared.state.lock().await;
-    let response = match &mut *state {
-        State::Empty => ProxyError::new(403, "The action has not been initialized.").response(),
-        State::Failed(message) => ProxyError::new(502, message.clone()).response(),
-        State::Ready(loaded) => match activate(&shared.config, loaded, &body).await {
-            Ok(result) => ok_json(result),
-            Err(e) => e.response(),
-        },
+    let loaded = match &*shared.state.lock().await {
+        State::Empty => Err(ProxyError::new(403, "The action has not been initialized.")),
+        State::Failed(message) => Err(ProxyError::new(502, message.clone())),
+        State::Ready(loaded) => Ok(loaded.clone()),
+    };
+    let response = match loaded {
+        Err(e) => e.response(),
+        Ok(loaded) => {
+            let _turn = match &shared.one_at_a_time {
+                Some(s) => s.acquire().await.ok(),
+                None => None,
+            };
+            match activate(&shared.config, &loaded, &body).await {
+                Ok(result) => ok_json(result),
+                Err(e) => e.response(),
+            }
+        }
     };
     sentinels();
     response
 }
 
-async fn activate(config: &Config, loaded: &mut Loaded, body: &[u8]) -> Result<String, ProxyError> {
+async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<String, ProxyError> {
     let mut message: Map<String, Value> = match serde_json::from_slice(body) {
         Ok(Value::Object(o)) => o,
         _ => {
@@ -299,7 +317,7 @@ async fn activate(config: &Config, loaded: &mut Loaded, body: &[u8]) -> Result<S
             ),
         ));
     }
-    let line = match &mut loaded.kind {
+    let line = match &loaded.kind {
         ActionKind::Native { exec } => {
             message.remove("value");
             native::run(exec, &value, &message, &loaded.env)
@@ -312,19 +330,32 @@ async fn activate(config: &Config, loaded: &mut Loaded, body: &[u8]) -> Result<S
             file,
             launcher,
         } => {
-            if launcher.is_none() {
-                let started =
-                    Launcher::start(config, dir, main, file.as_deref(), &loaded.env).await;
-                *launcher = Some(Box::new(started.map_err(|e| {
-                    ProxyError::new(502, format!("The action could not be started again: {e}"))
-                })?));
-            }
-            let l = launcher.as_mut().expect("started above");
+            let running = {
+                let mut slot = launcher.lock().await;
+                match &*slot {
+                    Some(l) if !l.exited() => l.clone(),
+                    _ => {
+                        let started =
+                            Launcher::start(config, dir, main, file.as_deref(), &loaded.env).await;
+                        let l = Arc::new(started.map_err(|e| {
+                            ProxyError::new(
+                                502,
+                                format!("The action could not be started again: {e}"),
+                            )
+                        })?);
+                        *slot = Some(l.clone());
+                        l
+                    }
+                }
+            };
             message.insert("value".into(), value);
-            match l.run(&Value::Object(message).to_string()).await {
+            match running.run(&Value::Object(message).to_string()).await {
                 Ok(line) => line,
                 Err(failure) => {
-                    *launcher = None;
+                    let mut slot = launcher.lock().await;
+                    if slot.as_ref().is_some_and(|l| Arc::ptr_eq(l, &running)) {
+                        *slot = None;
+                    }
                     let message = match failure {
                         RunFailure::OutOfMemory => {
                             "The action exhausted its memory and was aborted."

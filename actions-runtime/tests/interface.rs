@@ -70,14 +70,19 @@ fn docker(args: &[&str]) -> String {
 
 impl Proxy {
     fn start(target: Target) -> Proxy {
+        Proxy::start_with(target, &[])
+    }
+
+    /// Started with extra environment variables.
+    fn start_with(target: Target, env: &[(&str, &str)]) -> Proxy {
         match target {
-            Target::Host(runtime) => Proxy::on_host(runtime),
-            Target::Image(image) => Proxy::in_container(image),
+            Target::Host(runtime) => Proxy::on_host(runtime, env),
+            Target::Image(image) => Proxy::in_container(image, env),
         }
     }
 
     /// A container of `image` with the limits the invoker gives, its port published on loopback.
-    fn in_container(image: &str) -> Proxy {
+    fn in_container(image: &str, env: &[(&str, &str)]) -> Proxy {
         let present = Command::new("docker")
             .args(["image", "inspect", image])
             .output()
@@ -86,7 +91,8 @@ impl Proxy {
             present,
             "image {image} is missing: build it with `owl runtimes build` (scripts/test does)"
         );
-        let id = docker(&[
+        let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut args = vec![
             "run",
             "-d",
             "-p",
@@ -103,8 +109,12 @@ impl Proxy {
             "NET_ADMIN",
             "--label",
             "owl.test=actions-runtime",
-            image,
-        ]);
+        ];
+        for v in &vars {
+            args.extend(["-e", v.as_str()]);
+        }
+        args.push(image);
+        let id = docker(&args);
         let addr = docker(&["port", &id, "8080/tcp"]);
         let addr = addr.lines().next().unwrap().to_string();
         let mut child = Command::new("docker")
@@ -141,7 +151,7 @@ impl Proxy {
         }
     }
 
-    fn on_host(runtime: &str) -> Proxy {
+    fn on_host(runtime: &str, env: &[(&str, &str)]) -> Proxy {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let launchers = concat!(env!("CARGO_MANIFEST_DIR"), "/launchers");
@@ -157,6 +167,7 @@ impl Proxy {
             .env("OW_ACTION_DIR", dir.path().join("action"))
             .env("OW_LAUNCHER", launcher)
             .env("OW_INTERPRETER", interpreter)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -302,6 +313,41 @@ mod $name {
                 json!({"error": "Cannot initialize the action more than once."})
             )
         );
+    }
+
+    /// Each run counts itself in and waits (up to `wait` ms) until `n` runs have been in at once,
+    /// then answers the most it saw.
+    fn rendezvous(n: u32, wait: u32) -> String {
+        format!("let inside = 0, peak = 0; function main() {{ inside++; peak = Math.max(peak, inside); \
+            return new Promise((resolve) => {{ const t0 = Date.now(); \
+            const check = () => (peak >= {n} || Date.now() - t0 > {wait}) ? resolve({{ seen: peak }}) : setTimeout(check, 5); \
+            check(); }}).finally(() => inside--); }}")
+    }
+
+    fn run_together(p: &Proxy, n: usize) -> Vec<(u16, Value)> {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = (0..n).map(|_| s.spawn(|| p.run(json!({})))).collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        })
+    }
+
+    #[test]
+    fn with_concurrency_allowed_overlapping_runs_are_served_together() {
+        let p = Proxy::start_with($target, &[("__OW_ALLOW_CONCURRENT", "true")]);
+        assert_eq!(p.init(&rendezvous(3, 20_000), "main", false).0, 200);
+        for answer in run_together(&p, 3) {
+            assert_eq!(answer, (200, json!({"seen": 3})));
+        }
+        p.logs(3);
+    }
+
+    #[test]
+    fn without_concurrency_allowed_overlapping_runs_are_served_one_at_a_time() {
+        let p = start();
+        assert_eq!(p.init(&rendezvous(2, 300), "main", false).0, 200);
+        for answer in run_together(&p, 2) {
+            assert_eq!(answer, (200, json!({"seen": 1})));
+        }
     }
 
     #[test]
@@ -596,6 +642,20 @@ mod $name {
             (200, json!({"error": "bad input"}))
         );
         assert_eq!(p.init(code, "main", false).0, 403);
+    }
+
+    #[test]
+    fn overlapping_runs_are_answered_one_at_a_time_even_with_concurrency_allowed() {
+        let p = Proxy::start_with($target, &[("__OW_ALLOW_CONCURRENT", "true")]);
+        let code = "import time\ninside = 0\ndef main(args):\n    global inside\n    inside += 1\n    time.sleep(0.2)\n    seen = inside\n    inside -= 1\n    return {'seen': seen, 'n': args['n']}\n";
+        assert_eq!(p.init(code, "main", false).0, 200);
+        let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..3).map(|n| { let p = &p; s.spawn(move || p.run(json!({"n": n}))) }).collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        for (n, answer) in answers.into_iter().enumerate() {
+            assert_eq!(answer, (200, json!({"seen": 1, "n": n})));
+        }
     }
 
     #[test]

@@ -624,3 +624,76 @@ fn idle_containers_are_removed_after_the_idle_timeout() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn an_action_allowed_concurrency_runs_overlapping_activations_in_one_container() {
+    let owl = Owl::start_with(&["--no-prewarm", "--max-action-concurrency", "3"]);
+    let c = owl.guest();
+    let limits = c.get(&format!("{NS}/limits"));
+    assert_eq!(
+        limits.body["maxActionConcurrency"],
+        json!(3),
+        "{}",
+        limits.text
+    );
+    // Each run waits (20 s at most) until three have been inside at once, and says how many it saw
+    // and which container it ran in.
+    let code = "let inside = 0, peak = 0;
+        function main() {
+          inside++; peak = Math.max(peak, inside); console.log('inside', inside);
+          return new Promise((resolve) => {
+            const t0 = Date.now();
+            const check = () => (peak >= 3 || Date.now() - t0 > 20000)
+              ? resolve({ seen: peak, host: require('os').hostname() }) : setTimeout(check, 5);
+            check();
+          }).finally(() => inside--);
+        }";
+    let r = c.put(
+        &format!("{NS}/actions/together?overwrite=true"),
+        &json!({"exec": {"kind": "nodejs:20", "code": code}, "limits": {"concurrency": 3}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["limits"]["concurrency"], json!(3));
+    let base = owl.base.clone();
+    let answers: Vec<Response> = (0..3)
+        .map(|_| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                let c = Client::new(&base, Some(owl_compat_tests::GUEST_KEY));
+                invoke(&c, "together", "blocking=true", json!({}))
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let host = answers[0].body["response"]["result"]["host"].clone();
+    for a in &answers {
+        assert_eq!(a.status, 200, "{}", a.text);
+        assert_eq!(a.body["response"]["result"]["seen"], json!(3), "{}", a.text);
+        assert_eq!(
+            a.body["response"]["result"]["host"], host,
+            "one container ran all three"
+        );
+    }
+    // One of them started the container; the others waited for its /init and ran beside it.
+    let cold = answers
+        .iter()
+        .filter(|a| annotation(&a.body, "initTime").is_some())
+        .count();
+    assert_eq!(cold, 1);
+    assert_eq!(owl.containers().len(), 1, "{:?}", owl.containers());
+    // Lines of overlapping runs cannot be told apart: none are recorded, as upstream.
+    let id = answers[0].body["activationId"].as_str().unwrap();
+    assert_eq!(record(&c, id)["logs"], json!([]));
+    // Past the operator's maximum, the limit is refused with upstream's words.
+    let over = c.put(
+        &format!("{NS}/actions/too-many?overwrite=true"),
+        &json!({"exec": {"kind": "nodejs:20", "code": code}, "limits": {"concurrency": 4}}),
+    );
+    assert_eq!(over.status, 400);
+    assert_eq!(
+        over.body["error"],
+        json!("requirement failed: concurrency 4 exceeds allowed threshold of 3")
+    );
+}

@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::InvokerConfig;
 use crate::logs::{self, Collect};
-use crate::pool::{Pool, Want, WarmKey};
+use crate::pool::{Init, Pool, Start, Want, WarmKey};
 use crate::protocol::{self, ContainerClient, Outcome};
 
 pub const ACTION_GONE: &str = "Action could not be found or may have been deleted.";
@@ -177,6 +177,13 @@ impl Runner {
     ) -> Vec<String> {
         let limit_mb = action.limits.logs.max(0) as usize;
         let mut rx = c.logs.lock().await;
+        if action.limits.concurrency > 1 {
+            // Overlapping runs share the container's streams: no line can be told to belong to
+            // this activation, so none are recorded (as OpenWhisk, which then needs a log store
+            // outside the invoker), and what came is dropped.
+            while rx.try_recv().is_ok() {}
+            return vec![];
+        }
         let collect = Collect {
             limit: limit_mb * 1024 * 1024,
             await_sentinels: outcome.status != StatusCode::DeveloperError,
@@ -214,6 +221,7 @@ impl Runner {
             image: image.clone(),
             memory_mb: action.limits.memory,
             may_use_prewarm: !matches!(action.exec, Exec::Blackbox { .. }),
+            concurrency: action.limits.concurrency,
         };
         let (container, start) = match self.pool.acquire(&want).await {
             Ok(x) => x,
@@ -242,7 +250,24 @@ impl Runner {
             init_ms = Some(t0.elapsed().as_millis() as i64);
             let oom = matches!(answer, protocol::Answer::Broken(_))
                 && self.pool.docker().oom_killed(&container.id).await;
-            if let Some(outcome) = protocol::init_failure(&answer, timeout_ms, oom) {
+            let failure = protocol::init_failure(&answer, timeout_ms, oom);
+            container.initialized(match &failure {
+                None => Init::Done,
+                Some(o) => Init::Failed(o.clone()),
+            });
+            if let Some(outcome) = failure {
+                return Ran {
+                    outcome,
+                    start: started_at,
+                    end: now_millis(),
+                    init_ms,
+                    wait_ms,
+                    container: Some(container),
+                };
+            }
+        } else if start == Start::Joined {
+            // Another activation is initializing this container: its init's outcome is ours.
+            if let Init::Failed(outcome) = container.init_outcome().await {
                 return Ran {
                     outcome,
                     start: started_at,

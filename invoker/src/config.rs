@@ -18,6 +18,10 @@ pub struct InvokerConfig {
     pub api_host: String,
     /// Largest result kept whole; a longer one is an application error quoting its start.
     pub result_limit: usize,
+    /// Containers are started with `__OW_ALLOW_CONCURRENT=true`, so that a Node.js action whose
+    /// `limits.concurrency` is above 1 serves that many runs at once. Set when the operator raises
+    /// the concurrency maximum above OpenWhisk's 1.
+    pub allow_concurrent: bool,
 }
 
 impl Default for InvokerConfig {
@@ -30,6 +34,7 @@ impl Default for InvokerConfig {
             prewarm: true,
             api_host: "http://host.docker.internal:3233".into(),
             result_limit: 1024 * 1024,
+            allow_concurrent: false,
         }
     }
 }

@@ -5,13 +5,17 @@
 //! | state | meaning | leaves by |
 //! |---|---|---|
 //! | `Prewarm` | started for a kind and memory, never initialized | being taken for an action (becomes `Busy`) |
-//! | `Busy` | running an activation (or being paused) | `release`: `Idle` when its outcome keeps it, else removed |
-//! | `Idle` | initialized for one action of one namespace, waiting | being taken again (`Busy`), paused after the grace, removed after the idle timeout or when its memory is needed |
+//! | `Busy { active }` | running `active` activations (at most the action's `limits.concurrency`), the first of which may still be initializing it | `release` of the last: `Idle` when its outcome keeps it; any outcome that does not keep it removes it |
+//! | `Idle` | initialized for one action of one namespace, waiting | being taken again (`Busy`), paused after the grace (`Pausing`), removed after the idle timeout or when its memory is needed |
+//! | `Pausing` | being paused | the pause: `Idle`, paused |
 //!
-//! Taking a container for an action, first match wins: an idle container of the same namespace,
-//! action and revision (resumed if paused); a prewarm of the same kind and memory (replaced at once);
-//! a cold start if the memory budget allows; else the least recently used idle container is removed
-//! to make room; else the request waits until memory frees up.
+//! Taking a container for an action, first match wins: a busy container of the same namespace,
+//! action and revision with room for one more activation (only when the action's concurrency is
+//! above 1; if it is still initializing, the activation waits for that `/init` and shares its
+//! outcome); an idle one of the same namespace, action and revision (resumed if paused); a prewarm of
+//! the same kind and memory (replaced at once); a cold start if the memory budget allows; else the
+//! least recently used idle container is removed to make room; else the request waits until memory
+//! frees up.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,11 +23,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use owl_entity::exec::Manifest;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::config::InvokerConfig;
 use crate::docker::{ContainerSpec, Docker, DockerError};
 use crate::logs::LogLine;
+use crate::protocol::Outcome;
+
+/// Where a container's `/init` is: activations that share a container wait for the one that
+/// initializes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Init {
+    Pending,
+    Done,
+    /// The init failed with this outcome, which every activation waiting on it shares.
+    Failed(Outcome),
+}
 
 /// A running container of the pool.
 #[derive(Debug)]
@@ -33,6 +48,38 @@ pub struct Container {
     pub memory_mb: i64,
     pub kind: String,
     pub logs: tokio::sync::Mutex<mpsc::UnboundedReceiver<LogLine>>,
+    init: watch::Sender<Init>,
+}
+
+impl Container {
+    fn new(s: crate::docker::Started, memory_mb: i64, kind: &str) -> Container {
+        Container {
+            id: s.id,
+            addr: s.addr,
+            memory_mb,
+            kind: kind.into(),
+            logs: tokio::sync::Mutex::new(s.logs),
+            init: watch::Sender::new(Init::Pending),
+        }
+    }
+
+    /// Records how the `/init` of the activation that initialized the container ended.
+    pub fn initialized(&self, outcome: Init) {
+        self.init.send_replace(outcome);
+    }
+
+    /// Waits for another activation's `/init` of this container to end.
+    pub async fn init_outcome(&self) -> Init {
+        let mut rx = self.init.subscribe();
+        match rx.wait_for(|i| *i != Init::Pending).await {
+            Ok(i) => i.clone(),
+            Err(_) => Init::Pending,
+        }
+    }
+
+    fn init_state(&self) -> Init {
+        self.init.borrow().clone()
+    }
 }
 
 /// Which action a warm container is initialized for: warm containers are never shared across
@@ -47,14 +94,17 @@ pub struct WarmKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Prewarm,
-    Busy,
+    Busy { active: i64 },
     Idle { since: Instant, paused: bool },
+    Pausing { since: Instant },
 }
 
 struct Entry {
     container: Arc<Container>,
     key: Option<WarmKey>,
     state: State,
+    /// Activations it may run at once: the action's `limits.concurrency`.
+    max_active: i64,
 }
 
 /// How the container of a lease was obtained.
@@ -66,11 +116,15 @@ pub enum Start {
     Prewarmed,
     /// Created for this activation: needs `/init`.
     Cold,
+    /// Being initialized for this action by another activation, and with room for this one: wait
+    /// for that `/init` ([`Container::init_outcome`]).
+    Joined,
 }
 
 impl Start {
+    /// This activation must `/init` the container.
     pub fn needs_init(self) -> bool {
-        self != Start::Warm
+        matches!(self, Start::Prewarmed | Start::Cold)
     }
 }
 
@@ -83,6 +137,8 @@ pub struct Want {
     pub memory_mb: i64,
     /// Blackbox actions never use prewarms.
     pub may_use_prewarm: bool,
+    /// Activations one container may run at once (`limits.concurrency`, at least 1).
+    pub concurrency: i64,
 }
 
 pub struct Pool {
@@ -95,12 +151,27 @@ pub struct Pool {
 #[derive(Default)]
 struct Inner {
     entries: HashMap<String, Entry>,
+    /// Cold starts under way, by the action they are for: an activation of an action whose
+    /// concurrency is above 1 waits for such a container rather than starting one more.
+    starting: HashMap<WarmKey, usize>,
     used_mb: i64,
     shutting_down: bool,
 }
 
+impl Inner {
+    fn started(&mut self, key: &WarmKey) {
+        if let Some(n) = self.starting.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                self.starting.remove(key);
+            }
+        }
+    }
+}
+
 enum Decision {
     Warm(Arc<Container>, bool),
+    Joined(Arc<Container>),
     Prewarm(Arc<Container>),
     Cold,
     Evict(Arc<Container>),
@@ -126,7 +197,11 @@ impl Pool {
     }
 
     fn env(&self) -> Vec<String> {
-        vec![format!("__OW_API_HOST={}", self.config.api_host)]
+        let mut env = vec![format!("__OW_API_HOST={}", self.config.api_host)];
+        if self.config.allow_concurrent {
+            env.push("__OW_ALLOW_CONCURRENT=true".into());
+        }
+        env
     }
 
     /// Counts of containers by state, for tests and metrics: (prewarm, busy, idle, paused).
@@ -136,7 +211,7 @@ impl Pool {
         for e in inner.entries.values() {
             match e.state {
                 State::Prewarm => c.0 += 1,
-                State::Busy => c.1 += 1,
+                State::Busy { .. } | State::Pausing { .. } => c.1 += 1,
                 State::Idle { paused: false, .. } => c.2 += 1,
                 State::Idle { paused: true, .. } => c.3 += 1,
             }
@@ -168,6 +243,7 @@ impl Pool {
                     }
                     return Ok((c, Start::Warm));
                 }
+                Decision::Joined(c) => return Ok((c, Start::Joined)),
                 Decision::Prewarm(c) => {
                     let pool = self.clone();
                     let (kind, image, memory) = (c.kind.clone(), want.image.clone(), c.memory_mb);
@@ -181,29 +257,29 @@ impl Pool {
                         purpose: want.key.action.clone(),
                         env: self.env(),
                     };
-                    return match self.docker.start(&spec).await {
+                    let started = self.docker.start(&spec).await;
+                    let mut inner = self.lock();
+                    inner.started(&want.key);
+                    let result = match started {
                         Ok(s) => {
-                            let c = Arc::new(Container {
-                                id: s.id,
-                                addr: s.addr,
-                                memory_mb: want.memory_mb,
-                                kind: want.kind.clone(),
-                                logs: tokio::sync::Mutex::new(s.logs),
-                            });
+                            let c = Arc::new(Container::new(s, want.memory_mb, &want.kind));
                             let entry = Entry {
                                 container: c.clone(),
                                 key: Some(want.key.clone()),
-                                state: State::Busy,
+                                state: State::Busy { active: 1 },
+                                max_active: want.concurrency.max(1),
                             };
-                            self.lock().entries.insert(c.id.clone(), entry);
+                            inner.entries.insert(c.id.clone(), entry);
                             Ok((c, Start::Cold))
                         }
                         Err(e) => {
-                            self.lock().used_mb -= want.memory_mb;
-                            self.changed.notify_waiters();
+                            inner.used_mb -= want.memory_mb;
                             Err(e)
                         }
                     };
+                    drop(inner);
+                    self.changed.notify_waiters();
+                    return result;
                 }
                 Decision::Evict(victim) => {
                     let docker = self.docker.clone();
@@ -216,6 +292,20 @@ impl Pool {
 
     fn decide(&self, want: &Want) -> Decision {
         let mut inner = self.lock();
+        let with_room = inner.entries.values_mut().find(|e| {
+            e.key.as_ref() == Some(&want.key)
+                && matches!(e.state, State::Busy { active } if active < e.max_active)
+                && !matches!(e.container.init_state(), Init::Failed(_))
+        });
+        if let Some(e) = with_room
+            && let State::Busy { active } = e.state
+        {
+            e.state = State::Busy { active: active + 1 };
+            return match e.container.init_state() {
+                Init::Done => Decision::Warm(e.container.clone(), false),
+                _ => Decision::Joined(e.container.clone()),
+            };
+        }
         let warm = inner
             .entries
             .values_mut()
@@ -226,8 +316,12 @@ impl Pool {
             });
         if let Some(e) = warm {
             let paused = matches!(e.state, State::Idle { paused: true, .. });
-            e.state = State::Busy;
+            e.state = State::Busy { active: 1 };
             return Decision::Warm(e.container.clone(), paused);
+        }
+        if want.concurrency > 1 && inner.starting.contains_key(&want.key) {
+            // A container for this action is starting and will have room: wait for it.
+            return Decision::Wait;
         }
         if want.may_use_prewarm {
             let stem = inner.entries.values_mut().find(|e| {
@@ -236,13 +330,15 @@ impl Pool {
                     && e.container.memory_mb == want.memory_mb
             });
             if let Some(e) = stem {
-                e.state = State::Busy;
+                e.state = State::Busy { active: 1 };
                 e.key = Some(want.key.clone());
+                e.max_active = want.concurrency.max(1);
                 return Decision::Prewarm(e.container.clone());
             }
         }
         if inner.used_mb + want.memory_mb <= self.config.user_memory_mb {
             inner.used_mb += want.memory_mb;
+            *inner.starting.entry(want.key.clone()).or_default() += 1;
             return Decision::Cold;
         }
         let victim = inner
@@ -261,14 +357,21 @@ impl Pool {
         Decision::Wait
     }
 
-    /// Gives a container back: warm for its action when `keep`, else removed.
+    /// Gives a container back: warm for its action when `keep` (idle once its last activation is
+    /// done), else removed, with whatever else runs in it.
     pub fn release(&self, c: &Arc<Container>, keep: bool) {
         if keep {
             let mut inner = self.lock();
-            if let Some(e) = inner.entries.get_mut(&c.id) {
-                e.state = State::Idle {
-                    since: Instant::now(),
-                    paused: false,
+            if let Some(e) = inner.entries.get_mut(&c.id)
+                && let State::Busy { active } = e.state
+            {
+                e.state = if active > 1 {
+                    State::Busy { active: active - 1 }
+                } else {
+                    State::Idle {
+                        since: Instant::now(),
+                        paused: false,
+                    }
                 };
             }
             drop(inner);
@@ -324,19 +427,14 @@ impl Pool {
         };
         match self.docker.start(&spec).await {
             Ok(s) => {
-                let c = Arc::new(Container {
-                    id: s.id,
-                    addr: s.addr,
-                    memory_mb,
-                    kind: kind.into(),
-                    logs: tokio::sync::Mutex::new(s.logs),
-                });
+                let c = Arc::new(Container::new(s, memory_mb, kind));
                 self.lock().entries.insert(
                     c.id.clone(),
                     Entry {
                         container: c,
                         key: None,
                         state: State::Prewarm,
+                        max_active: 1,
                     },
                 );
             }
@@ -376,8 +474,8 @@ impl Pool {
                         inner.used_mb -= e.container.memory_mb;
                         to_remove.push(e.container);
                     } else if !paused && now.duration_since(since) >= self.config.pause_grace {
-                        // Busy while the pause runs, so no activation takes it half-paused.
-                        e.state = State::Busy;
+                        // No activation takes it half-paused.
+                        e.state = State::Pausing { since };
                         to_pause.push((e.container.clone(), since));
                     }
                 }
@@ -389,7 +487,9 @@ impl Pool {
         for (c, since) in to_pause {
             let paused = self.docker.pause(&c.id).await.is_ok();
             let mut inner = self.lock();
-            if let Some(e) = inner.entries.get_mut(&c.id) {
+            if let Some(e) = inner.entries.get_mut(&c.id)
+                && matches!(e.state, State::Pausing { .. })
+            {
                 e.state = State::Idle { since, paused };
             }
         }

@@ -55,10 +55,16 @@ pub struct Options {
     /// Do not start prewarmed containers.
     #[arg(long, env = "OWL_NO_PREWARM")]
     no_prewarm: bool,
+    /// Largest `limits.concurrency` an action may ask for: activations one container runs at once
+    /// (OpenWhisk's `concurrency-limit.max`; 1, its default, turns intra-container concurrency off).
+    #[arg(long, env = "OWL_MAX_ACTION_CONCURRENCY", default_value_t = 1,
+          value_parser = clap::value_parser!(i64).range(1..=500))]
+    max_action_concurrency: i64,
 }
 
 pub fn run(o: Options) -> anyhow::Result<()> {
     let mut config = ControllerConfig::default();
+    config.bounds.concurrency.max = o.max_action_concurrency;
     if let Some(path) = &o.runtimes {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -108,6 +114,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
             idle_timeout: Duration::from_secs(o.idle_timeout),
             prewarm: !o.no_prewarm,
             api_host: format!("http://host.docker.internal:{}", addr.port()),
+            allow_concurrent: o.max_action_concurrency > 1,
             ..Default::default()
         };
         // Connect and subscribe now, so activations sent while images build wait in the queue; without

@@ -1,6 +1,8 @@
 // Owl's Node.js launcher. The actions-runtime proxy starts it once per container: it loads the
-// action, acknowledges on file descriptor 3, then answers each activation (one JSON line on stdin)
-// with one JSON line on descriptor 3. The action's console output is the container's log.
+// action, acknowledges on file descriptor 3, then answers each activation (one line on stdin: a tag,
+// a tab and the JSON message) with one line on descriptor 3 (the same tag, a tab and the JSON
+// result). Activations run concurrently when the proxy sends several; the proxy sends one at a time
+// unless the container allows concurrency. The action's console output is the container's log.
 'use strict';
 
 const fs = require('fs');
@@ -11,8 +13,9 @@ const Module = require('module');
 // A result carrying only this key is a failure to run (reported as a developer error), not a result.
 const DEVELOPER_ERROR = '__owl_developer_error';
 
-function answer(value) {
-  const bytes = Buffer.from(JSON.stringify(value) + '\n', 'utf8');
+function answer(value, tag) {
+  const text = JSON.stringify(value);
+  const bytes = Buffer.from(tag === undefined ? `${text}\n` : `${tag}\t${text}\n`, 'utf8');
   let written = 0;
   while (written < bytes.length) {
     written += fs.writeSync(3, bytes, written, bytes.length - written);
@@ -128,22 +131,20 @@ function drained(stream) {
 // Started with the container (OW_STANDBY), the first line names the action; otherwise it is known.
 if (process.env.OW_STANDBY !== '1') boot();
 
-// The proxy sends one activation at a time; lines are handled in order.
-let queue = Promise.resolve();
-readline.createInterface({ input: process.stdin, terminal: false }).on('line', (line) => {
+readline.createInterface({ input: process.stdin, terminal: false }).on('line', async (line) => {
   if (handler === null) {
     configure(line);
     boot();
     return;
   }
-  queue = queue.then(async () => {
-    const result = await activate(handler, line);
-    await drained(process.stdout);
-    await drained(process.stderr);
-    try {
-      answer(result);
-    } catch (e) {
-      answer({ [DEVELOPER_ERROR]: `The action did not return a serializable result: ${e}` });
-    }
-  });
+  const tab = line.indexOf('\t');
+  const tag = line.slice(0, tab);
+  const result = await activate(handler, line.slice(tab + 1));
+  await drained(process.stdout);
+  await drained(process.stderr);
+  try {
+    answer(result, tag);
+  } catch (e) {
+    answer({ [DEVELOPER_ERROR]: `The action did not return a serializable result: ${e}` }, tag);
+  }
 });

@@ -1,6 +1,7 @@
 # Owl's Python launcher. The actions-runtime proxy starts it once per container: it loads the action,
-# acknowledges on file descriptor 3, then answers each activation (one JSON line on stdin) with one
-# JSON line on descriptor 3. The action's prints are the container's log.
+# acknowledges on file descriptor 3, then answers each activation (one line on stdin: a tag, a tab and
+# the JSON message) with one line on descriptor 3 (the same tag, a tab and the JSON result), in the
+# order they came. The action's prints are the container's log.
 import glob
 import importlib.util
 import json
@@ -14,8 +15,10 @@ DEVELOPER_ERROR = "__owl_developer_error"
 results = os.fdopen(3, "wb")
 
 
-def answer(value):
+def answer(value, tag=None):
     data = json.dumps(value, ensure_ascii=False).encode("utf-8") + b"\n"
+    if tag is not None:
+        data = tag + b"\t" + data
     sys.stdout.flush()
     sys.stderr.flush()
     results.write(data)
@@ -87,7 +90,9 @@ while True:
     line = sys.stdin.readline()
     if not line:
         break
-    message = json.loads(line)
+    tag, _, text = line.partition("\t")
+    tag = tag.encode("ascii")
+    message = json.loads(text)
     for key, value in message.items():
         if key != "value" and isinstance(value, str):
             os.environ["__OW_%s" % key.upper()] = value
@@ -97,6 +102,6 @@ while True:
         traceback.print_exc(file=sys.stderr)
         result = {"error": str(e)}
     try:
-        answer(result)
+        answer(result, tag)
     except (TypeError, ValueError) as e:
-        answer({DEVELOPER_ERROR: "The action did not return a serializable result: %s" % e})
+        answer({DEVELOPER_ERROR: "The action did not return a serializable result: %s" % e}, tag)
