@@ -697,3 +697,57 @@ fn an_action_allowed_concurrency_runs_overlapping_activations_in_one_container()
         json!("requirement failed: concurrency 4 exceeds allowed threshold of 3")
     );
 }
+
+#[test]
+fn back_to_back_activations_in_one_container_each_get_their_own_log_lines() {
+    let owl = Owl::start_with(&["--no-prewarm"]);
+    let c = owl.guest();
+    create(
+        &c,
+        "chatty",
+        json!({"kind": "nodejs:20", "code": "function main(p) { console.log('out', p.n); console.error('err', p.n); return { n: p.n } }"}),
+    );
+    let ids: Vec<String> = (0..10)
+        .map(|n| {
+            let r = invoke(&c, "chatty", "blocking=true", json!({"n": n}));
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.body["activationId"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for (n, id) in ids.iter().enumerate() {
+        let logs = record(&c, id)["logs"].clone();
+        let lines: Vec<&str> = logs
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        // Two pipes: their lines come in either order.
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        for want in [format!("stdout: out {n}"), format!("stderr: err {n}")] {
+            assert!(
+                lines.iter().any(|l| l.ends_with(&want)),
+                "{want} in {lines:?}"
+            );
+        }
+    }
+    // The container went back to the pool as soon as it answered: one served all ten.
+    assert_eq!(owl.containers().len(), 1, "{:?}", owl.containers());
+}
+
+#[test]
+fn containers_are_reached_through_a_published_port_when_asked() {
+    let owl = Owl::start_with(&["--no-prewarm", "--container-address", "published"]);
+    let c = owl.guest();
+    create(
+        &c,
+        "hello",
+        json!({"kind": "python:3.11", "code": "def main(p):\n    print('hi')\n    return {'ok': True}\n"}),
+    );
+    let r = invoke(&c, "hello", "blocking=true", json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["response"]["result"], json!({"ok": true}));
+    let id = r.body["activationId"].as_str().unwrap();
+    let logs = record(&c, id)["logs"].clone();
+    assert!(logs[0].as_str().unwrap().ends_with("stdout: hi"), "{logs}");
+}

@@ -163,8 +163,18 @@ impl Runner {
             }
         }
         if let (Some(a), Some(c)) = (&action, &ran.container) {
-            record.logs = self.logs(a, c, &ran.outcome).await;
-            self.pool.release(c, ran.outcome.keeps_container());
+            let keep = ran.outcome.keeps_container();
+            // Our turn at the container's lines is taken before the container goes back, so the
+            // next activation in it reads after us; a container that is removed is read first.
+            let mut lines = c.logs.clone().lock_owned().await;
+            if keep {
+                self.pool.release(c, true);
+            }
+            record.logs = self.logs(a, &mut lines, &ran.outcome).await;
+            drop(lines);
+            if !keep {
+                self.pool.release(c, false);
+            }
         }
         record
     }
@@ -172,28 +182,27 @@ impl Runner {
     async fn logs(
         &self,
         action: &Action,
-        c: &crate::pool::Container,
+        lines: &mut logs::LogStream,
         outcome: &Outcome,
     ) -> Vec<String> {
         let limit_mb = action.limits.logs.max(0) as usize;
-        let mut rx = c.logs.lock().await;
         if action.limits.concurrency > 1 {
             // Overlapping runs share the container's streams: no line can be told to belong to
             // this activation, so none are recorded (as OpenWhisk, which then needs a log store
             // outside the invoker), and what came is dropped.
-            while rx.try_recv().is_ok() {}
+            lines.discard();
             return vec![];
         }
         let collect = Collect {
             limit: limit_mb * 1024 * 1024,
             await_sentinels: outcome.status != StatusCode::DeveloperError,
-            // Docker's log stream can lag behind the container under load: wait longer than
+            // The log stream can lag behind the container under load: wait longer than
             // upstream's 2 s (it reads the log file itself) before calling the logs incomplete.
             idle: Duration::from_secs(5),
             overall: Duration::from_secs(2 * limit_mb.max(5) as u64),
         };
-        let lines = logs::collect(&mut rx, &collect).await;
-        if limit_mb == 0 { vec![] } else { lines }
+        let collected = logs::collect(lines, &collect).await;
+        if limit_mb == 0 { vec![] } else { collected }
     }
 
     /// Gets a container, initializes it if needed, and runs the action.

@@ -2,15 +2,26 @@
 //!
 //! Every container is created as OpenWhisk creates them: the action's memory as limit with no swap,
 //! a pids limit, dropped `NET_RAW` and `NET_ADMIN`, no new privileges, a nofile ulimit, and labels
-//! naming the invoker that owns it, so leftovers of a crash can be found and removed. Its port 8080
-//! is published on 127.0.0.1 only; the invoker talks to it there.
+//! naming the invoker that owns it, so leftovers of a crash can be found and removed.
+//!
+//! The invoker reaches a container's port 8080 at its address on Docker's bridge network, as
+//! OpenWhisk does ([`Reach::Bridge`]); where that address cannot be reached from the invoker (rootless
+//! Docker, a Docker in a VM), the port is published on 127.0.0.1 instead ([`Reach::Published`]), at
+//! the cost of Docker's port proxy on every request.
+//!
+//! A container's output is read from an attach made before it starts, not from Docker's log files:
+//! its log driver is `none`, so the engine copies each line once instead of writing it to a JSON file
+//! and reading it back (`docker logs` then has nothing to show for action containers). Each line is
+//! stamped with the time it arrives.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, ResourcesUlimits};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, PortBinding, ResourcesUlimits,
+};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
     RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
@@ -46,16 +57,27 @@ pub struct Started {
     pub logs: mpsc::UnboundedReceiver<LogLine>,
 }
 
+/// How the invoker reaches a container's port 8080.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reach {
+    /// At the container's address on Docker's bridge network.
+    #[default]
+    Bridge,
+    /// At a port published on 127.0.0.1.
+    Published,
+}
+
 #[derive(Clone)]
 pub struct Docker {
     client: bollard::Docker,
     owner: String,
+    reach: Reach,
     counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Docker {
     /// Connects to the local engine and agrees on an API version with it.
-    pub async fn connect(owner: &str) -> Result<Docker, DockerError> {
+    pub async fn connect(owner: &str, reach: Reach) -> Result<Docker, DockerError> {
         let client = bollard::Docker::connect_with_local_defaults()
             .map_err(|e| DockerError(format!("cannot reach the Docker engine: {e}")))?
             .negotiate_version()
@@ -64,6 +86,7 @@ impl Docker {
         Ok(Docker {
             client,
             owner: owner.to_string(),
+            reach,
             counter: Default::default(),
         })
     }
@@ -89,7 +112,7 @@ impl Docker {
         Ok(ids.len())
     }
 
-    /// Creates and starts a container, and starts following its logs.
+    /// Creates a container, attaches to its output and starts it.
     pub async fn start(&self, spec: &ContainerSpec) -> Result<Started, DockerError> {
         let n = self
             .counter
@@ -112,13 +135,19 @@ impl Docker {
                 soft: Some(1024),
                 hard: Some(1024),
             }]),
-            port_bindings: Some(HashMap::from([(
-                "8080/tcp".to_string(),
-                Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".into()),
-                    host_port: Some(String::new()),
-                }]),
-            )])),
+            port_bindings: (self.reach == Reach::Published).then(|| {
+                HashMap::from([(
+                    "8080/tcp".to_string(),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".into()),
+                        host_port: Some(String::new()),
+                    }]),
+                )])
+            }),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("none".into()),
+                config: None,
+            }),
             extra_hosts: Some(vec!["host.docker.internal:host-gateway".into()]),
             ..Default::default()
         };
@@ -142,42 +171,59 @@ impl Docker {
             .await
             .map_err(err)?;
         let id = created.id;
-        if let Err(e) = self.client.start_container(&id, None).await {
-            self.remove(&id).await;
-            return Err(err(e));
-        }
-        let addr = match self.published_port(&id).await {
-            Ok(a) => a,
-            Err(e) => {
-                self.remove(&id).await;
-                return Err(e);
-            }
+        let started = async {
+            let logs = self.attach(&id).await?;
+            self.client.start_container(&id, None).await.map_err(err)?;
+            let addr = self.address(&id).await?;
+            Ok(Started {
+                id: id.clone(),
+                addr,
+                logs,
+            })
         };
-        let logs = self.follow_logs(&id);
-        Ok(Started { id, addr, logs })
+        let result = started.await;
+        if result.is_err() {
+            self.remove(&id).await;
+        }
+        result
     }
 
-    async fn published_port(&self, id: &str) -> Result<SocketAddr, DockerError> {
+    async fn address(&self, id: &str) -> Result<SocketAddr, DockerError> {
         let info = self.client.inspect_container(id, None).await.map_err(err)?;
-        let port = info
-            .network_settings
-            .and_then(|n| n.ports)
-            .and_then(|p| p.get("8080/tcp").cloned().flatten())
-            .and_then(|b| b.into_iter().find_map(|b| b.host_port))
-            .and_then(|p| p.parse::<u16>().ok())
-            .ok_or_else(|| DockerError("the container's port 8080 was not published".into()))?;
-        Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+        let net = info.network_settings.unwrap_or_default();
+        match self.reach {
+            Reach::Bridge => net
+                .networks
+                .unwrap_or_default()
+                .into_values()
+                .find_map(|n| n.ip_address.filter(|ip| !ip.is_empty()))
+                .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+                .map(|ip| SocketAddr::new(ip, 8080))
+                .ok_or_else(|| DockerError("the container has no network address".into())),
+            Reach::Published => net
+                .ports
+                .and_then(|p| p.get("8080/tcp").cloned().flatten())
+                .and_then(|b| b.into_iter().find_map(|b| b.host_port))
+                .and_then(|p| p.parse::<u16>().ok())
+                .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+                .ok_or_else(|| DockerError("the container's port 8080 was not published".into())),
+        }
     }
 
-    fn follow_logs(&self, id: &str) -> mpsc::UnboundedReceiver<LogLine> {
+    /// The container's stdout and stderr, line by line, from before it starts.
+    async fn attach(&self, id: &str) -> Result<mpsc::UnboundedReceiver<LogLine>, DockerError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let options = LogsOptionsBuilder::new()
-            .follow(true)
+        let options = AttachContainerOptionsBuilder::new()
             .stdout(true)
             .stderr(true)
-            .timestamps(true)
+            .stream(true)
             .build();
-        let mut stream = self.client.logs(id, Some(options));
+        let attached = self
+            .client
+            .attach_container(id, Some(options))
+            .await
+            .map_err(err)?;
+        let mut stream = attached.output;
         tokio::spawn(async move {
             let mut partial: HashMap<bool, String> = HashMap::new();
             while let Some(Ok(out)) = stream.next().await {
@@ -190,7 +236,7 @@ impl Docker {
                     partial.remove(&stderr).unwrap_or_default() + &String::from_utf8_lossy(&bytes);
                 let mut rest = text.as_str();
                 while let Some(i) = rest.find('\n') {
-                    if tx.send(LogLine::parse(&rest[..i], stderr)).is_err() {
+                    if tx.send(LogLine::now(&rest[..i], stderr)).is_err() {
                         return;
                     }
                     rest = &rest[i + 1..];
@@ -200,7 +246,7 @@ impl Docker {
                 }
             }
         });
-        rx
+        Ok(rx)
     }
 
     pub async fn pause(&self, id: &str) -> Result<(), DockerError> {

@@ -1,10 +1,13 @@
 //! Log lines of a container, and how they become an activation's `logs`.
 //!
-//! Docker stamps each line with an RFC 3339 time (`2024-05-29T16:26:40.123456789Z`); an activation's
-//! log line is that stamp padded to 30 characters, the stream and the text:
-//! `2024-05-29T16:26:40.1234Z      stdout: hello`. An activation's lines end when the sentinel has been
-//! seen on both streams.
+//! Each line is stamped with an RFC 3339 time (`2024-05-29T16:26:40.123456789Z`) when it arrives
+//! from the container; an activation's log line is that stamp padded to 30 characters, the stream and
+//! the text: `2024-05-29T16:26:40.1234Z      stdout: hello`. An activation's lines end when the
+//! sentinel has been seen on both streams. The container may already run the next activation while
+//! this one's lines are read: a line of a stream whose sentinel was seen belongs to the next one and
+//! is kept for it ([`LogStream`]).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use owl_entity::container::SENTINEL;
@@ -19,19 +22,12 @@ pub struct LogLine {
 }
 
 impl LogLine {
-    /// Reads a line as Docker sends it with timestamps: `<time> <text>`.
-    pub fn parse(line: &str, stderr: bool) -> LogLine {
-        match line.split_once(' ') {
-            Some((time, text)) if time.ends_with('Z') => LogLine {
-                time: time.into(),
-                stderr,
-                text: text.into(),
-            },
-            _ => LogLine {
-                time: now_rfc3339(),
-                stderr,
-                text: line.into(),
-            },
+    /// A line received now.
+    pub fn now(text: &str, stderr: bool) -> LogLine {
+        LogLine {
+            time: now_rfc3339(),
+            stderr,
+            text: text.into(),
         }
     }
 
@@ -85,8 +81,31 @@ pub struct Collect {
     pub overall: Duration,
 }
 
-/// Reads one activation's lines from a container's log channel.
-pub async fn collect(rx: &mut mpsc::UnboundedReceiver<LogLine>, c: &Collect) -> Vec<String> {
+/// A container's lines as they come, and those read ahead that belong to the activation after the one
+/// being collected.
+#[derive(Debug)]
+pub struct LogStream {
+    rx: mpsc::UnboundedReceiver<LogLine>,
+    ahead: VecDeque<LogLine>,
+}
+
+impl LogStream {
+    pub fn new(rx: mpsc::UnboundedReceiver<LogLine>) -> LogStream {
+        LogStream {
+            rx,
+            ahead: VecDeque::new(),
+        }
+    }
+
+    /// Drops every line that came so far.
+    pub fn discard(&mut self) {
+        self.ahead.clear();
+        while self.rx.try_recv().is_ok() {}
+    }
+}
+
+/// Reads one activation's lines from a container's log stream.
+pub async fn collect(stream: &mut LogStream, c: &Collect) -> Vec<String> {
     let mut out = Vec::new();
     let mut bytes = 0usize;
     let mut truncated = false;
@@ -97,31 +116,43 @@ pub async fn collect(rx: &mut mpsc::UnboundedReceiver<LogLine>, c: &Collect) -> 
     } else {
         Duration::from_millis(100)
     };
+    let mut earlier = std::mem::take(&mut stream.ahead);
+    let mut later = VecDeque::new();
     while !(out_done && err_done) {
-        let wait = idle.min(deadline.saturating_duration_since(Instant::now()));
-        match tokio::time::timeout(wait, rx.recv()).await {
-            Ok(Some(line)) => {
-                if line.text == SENTINEL {
-                    if line.stderr {
-                        err_done = true
-                    } else {
-                        out_done = true
-                    }
-                    continue;
+        let line = match earlier.pop_front() {
+            Some(l) => l,
+            None => {
+                let wait = idle.min(deadline.saturating_duration_since(Instant::now()));
+                match tokio::time::timeout(wait, stream.rx.recv()).await {
+                    Ok(Some(l)) => l,
+                    Ok(None) | Err(_) => break,
                 }
-                if truncated {
-                    continue;
-                }
-                if bytes + line.text.len() > c.limit {
-                    truncated = true;
-                    continue;
-                }
-                bytes += line.text.len();
-                out.push(line.format());
             }
-            Ok(None) | Err(_) => break,
+        };
+        if (line.stderr && err_done) || (!line.stderr && out_done) {
+            later.push_back(line);
+            continue;
         }
+        if line.text == SENTINEL {
+            if line.stderr {
+                err_done = true
+            } else {
+                out_done = true
+            }
+            continue;
+        }
+        if truncated {
+            continue;
+        }
+        if bytes + line.text.len() > c.limit {
+            truncated = true;
+            continue;
+        }
+        bytes += line.text.len();
+        out.push(line.format());
     }
+    later.extend(earlier);
+    stream.ahead = later;
     if truncated {
         let note = LogLine {
             time: now_rfc3339(),
@@ -158,13 +189,19 @@ mod tests {
 
     #[test]
     fn lines_are_formatted_as_openwhisk_formats_them() {
-        let l = LogLine::parse("2024-05-29T16:26:40.1234Z hello world", false);
+        let line = |time: &str, stderr, text: &str| LogLine {
+            time: time.into(),
+            stderr,
+            text: text.into(),
+        };
         assert_eq!(
-            l.format(),
+            line("2024-05-29T16:26:40.1234Z", false, "hello world").format(),
             "2024-05-29T16:26:40.1234Z      stdout: hello world"
         );
-        let l = LogLine::parse("2024-05-29T16:26:40.123456789Z oops", true);
-        assert_eq!(l.format(), "2024-05-29T16:26:40.123456789Z stderr: oops");
+        assert_eq!(
+            line("2024-05-29T16:26:40.123456789Z", true, "oops").format(),
+            "2024-05-29T16:26:40.123456789Z stderr: oops"
+        );
     }
 
     #[test]
@@ -185,13 +222,18 @@ mod tests {
 
     #[tokio::test]
     async fn an_activation_ends_at_both_sentinels_and_the_next_begins_after() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut rx = LogStream::new(rx);
+        // The next activation's stdout line comes before this one's stderr sentinel.
         for (t, e) in [
             ("a", false),
             ("b", true),
             (SENTINEL, false),
-            (SENTINEL, true),
             ("next", false),
+            (SENTINEL, true),
+            ("next err", true),
+            (SENTINEL, false),
+            (SENTINEL, true),
         ] {
             tx.send(LogLine {
                 time: "2024-01-01T00:00:00Z".into(),
@@ -203,12 +245,15 @@ mod tests {
         let lines = collect(&mut rx, &collect_opts(1000)).await;
         assert_eq!(lines.len(), 2);
         assert!(lines[0].ends_with("stdout: a") && lines[1].ends_with("stderr: b"));
-        assert_eq!(rx.recv().await.unwrap().text, "next");
+        let next = collect(&mut rx, &collect_opts(1000)).await;
+        assert_eq!(next.len(), 2, "{next:?}");
+        assert!(next[0].ends_with("stdout: next") && next[1].ends_with("stderr: next err"));
     }
 
     #[tokio::test]
     async fn lines_past_the_limit_are_dropped_with_a_notice() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut rx = LogStream::new(rx);
         for t in ["12345", "67890", SENTINEL] {
             tx.send(LogLine {
                 time: "t".into(),
@@ -232,7 +277,8 @@ mod tests {
 
     #[tokio::test]
     async fn missing_sentinels_are_reported() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut rx = LogStream::new(rx);
         tx.send(LogLine {
             time: "t".into(),
             stderr: false,

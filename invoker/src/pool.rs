@@ -23,11 +23,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use owl_entity::exec::Manifest;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, watch};
 
 use crate::config::InvokerConfig;
 use crate::docker::{ContainerSpec, Docker, DockerError};
-use crate::logs::LogLine;
+use crate::logs::LogStream;
 use crate::protocol::Outcome;
 
 /// Where a container's `/init` is: activations that share a container wait for the one that
@@ -47,7 +47,8 @@ pub struct Container {
     pub addr: SocketAddr,
     pub memory_mb: i64,
     pub kind: String,
-    pub logs: tokio::sync::Mutex<mpsc::UnboundedReceiver<LogLine>>,
+    /// Its lines, read by one activation at a time in the order they ran.
+    pub logs: Arc<tokio::sync::Mutex<LogStream>>,
     init: watch::Sender<Init>,
 }
 
@@ -58,7 +59,7 @@ impl Container {
             addr: s.addr,
             memory_mb,
             kind: kind.into(),
-            logs: tokio::sync::Mutex::new(s.logs),
+            logs: Arc::new(tokio::sync::Mutex::new(LogStream::new(s.logs))),
             init: watch::Sender::new(Init::Pending),
         }
     }

@@ -60,6 +60,17 @@ pub struct Options {
     #[arg(long, env = "OWL_MAX_ACTION_CONCURRENCY", default_value_t = 1,
           value_parser = clap::value_parser!(i64).range(1..=500))]
     max_action_concurrency: i64,
+    /// How the invoker reaches its containers: `bridge`, at their address on Docker's bridge
+    /// network; `published`, at a port published on 127.0.0.1 (for a Docker whose bridge is not
+    /// reachable from here, such as rootless Docker).
+    #[arg(long, env = "OWL_CONTAINER_ADDRESS", value_enum, default_value_t = ContainerAddress::Bridge)]
+    container_address: ContainerAddress,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum ContainerAddress {
+    Bridge,
+    Published,
 }
 
 pub fn run(o: Options) -> anyhow::Result<()> {
@@ -120,7 +131,11 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         // Connect and subscribe now, so activations sent while images build wait in the queue; without
         // Docker, nobody subscribes and invokes answer 503 at once.
         let connected = backend.block_on(async {
-            let docker = owl_invoker::docker::Docker::connect(&o.invoker_id).await?;
+            let reach = match o.container_address {
+                ContainerAddress::Bridge => owl_invoker::docker::Reach::Bridge,
+                ContainerAddress::Published => owl_invoker::docker::Reach::Published,
+            };
+            let docker = owl_invoker::docker::Docker::connect(&o.invoker_id, reach).await?;
             let subscription = queue
                 .activations(&o.invoker_id)
                 .await
