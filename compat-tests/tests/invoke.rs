@@ -751,3 +751,54 @@ fn containers_are_reached_through_a_published_port_when_asked() {
     let logs = record(&c, id)["logs"].clone();
     assert!(logs[0].as_str().unwrap().ends_with("stdout: hi"), "{logs}");
 }
+
+fn invoke_together(owl: &Owl, name: &str, n: usize) -> Vec<Response> {
+    let base = owl.base.clone();
+    (0..n)
+        .map(|_| {
+            let (base, name) = (base.clone(), name.to_string());
+            std::thread::spawn(move || {
+                let c = Client::new(&base, Some(owl_compat_tests::GUEST_KEY));
+                invoke(&c, &name, "blocking=true&result=true", json!({}))
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_short_action_under_load_waits_for_its_busy_container_and_a_long_one_gets_another() {
+    let owl = Owl::start_with(&["--no-prewarm"]);
+    let c = owl.guest();
+    create(
+        &c,
+        "short",
+        json!({"kind": "nodejs:20", "code": "function main() { return { ok: true } }"}),
+    );
+    // The pool learns how long the action keeps its container.
+    for _ in 0..5 {
+        assert_eq!(
+            invoke(&c, "short", "blocking=true&result=true", json!({})).status,
+            200
+        );
+    }
+    for r in invoke_together(&owl, "short", 4) {
+        assert_eq!((r.status, &r.body), (200, &json!({"ok": true})));
+    }
+    assert_eq!(owl.containers().len(), 1, "{:?}", owl.containers());
+
+    let long =
+        "function main() { return new Promise((r) => setTimeout(() => r({ ok: true }), 1500)) }";
+    create(&c, "long", json!({"kind": "nodejs:20", "code": long}));
+    assert_eq!(
+        invoke(&c, "long", "blocking=true&result=true", json!({})).status,
+        200
+    );
+    for r in invoke_together(&owl, "long", 2) {
+        assert_eq!((r.status, &r.body), (200, &json!({"ok": true})));
+    }
+    // A second container of the long action: waiting would have taken longer than starting.
+    assert_eq!(owl.containers().len(), 3, "{:?}", owl.containers());
+}

@@ -153,6 +153,17 @@ impl Runner {
             Err(outcome) => (None, Ran::failure(outcome, msg.received)),
         };
         let mut record = self.record(msg, action.as_deref(), &ran, vec![]);
+        let keep = ran.outcome.keeps_container();
+        // Our turn at the container's lines is taken before the container goes back, so the next
+        // activation in it reads after us. A container that stays goes back before the caller hears
+        // the result (its next request finds it free); one that is removed is read first.
+        let mut lines = None;
+        if let Some(c) = &ran.container {
+            lines = Some(c.logs.clone().lock_owned().await);
+            if keep {
+                self.pool.release(c, true);
+            }
+        }
         if msg.blocking {
             let result = ControllerMessage::Result {
                 transid: msg.transid.clone(),
@@ -162,14 +173,7 @@ impl Runner {
                 tracing::warn!(tid = %msg.transid, error = %e, "the result could not be sent");
             }
         }
-        if let (Some(a), Some(c)) = (&action, &ran.container) {
-            let keep = ran.outcome.keeps_container();
-            // Our turn at the container's lines is taken before the container goes back, so the
-            // next activation in it reads after us; a container that is removed is read first.
-            let mut lines = c.logs.clone().lock_owned().await;
-            if keep {
-                self.pool.release(c, true);
-            }
+        if let (Some(a), Some(c), Some(mut lines)) = (&action, &ran.container, lines) {
             record.logs = self.logs(a, &mut lines, &ran.outcome).await;
             drop(lines);
             if !keep {

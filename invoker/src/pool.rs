@@ -16,14 +16,22 @@
 //! the same kind and memory (replaced at once); a cold start if the memory budget allows; else the
 //! least recently used idle container is removed to make room; else the request waits until memory
 //! frees up.
+//!
+//! Before starting a container for an action whose containers are all busy, the pool weighs the
+//! wait: if the action's containers free up often enough that the queue ahead would drain sooner
+//! than a start takes (a prewarm's `/init`, or a cold start, as measured), the activation queues for
+//! the next of them to be released, which hands itself over directly. A queued activation that
+//! waits longer than the start would have taken starts one after all. Short actions under load thus
+//! run on the containers they have instead of paying cold starts (and their CPU) to gain nothing;
+//! OpenWhisk starts a container for each activation that finds all busy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use owl_entity::exec::Manifest;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::config::InvokerConfig;
 use crate::docker::{ContainerSpec, Docker, DockerError};
@@ -106,6 +114,34 @@ struct Entry {
     state: State,
     /// Activations it may run at once: the action's `limits.concurrency`.
     max_active: i64,
+    /// When it was last taken for an activation.
+    taken: Instant,
+}
+
+impl Entry {
+    fn new(
+        container: Arc<Container>,
+        key: Option<WarmKey>,
+        state: State,
+        max_active: i64,
+    ) -> Entry {
+        Entry {
+            container,
+            key,
+            state,
+            max_active: max_active.max(1),
+            taken: Instant::now(),
+        }
+    }
+}
+
+/// What a prewarmed container's start costs an activation (its `/init`), in milliseconds.
+const PREWARM_START_MS: f64 = 20.0;
+/// How much a new measurement moves a moving average.
+const EWMA_WEIGHT: f64 = 0.2;
+
+fn ewma(old: f64, new: f64) -> f64 {
+    old + EWMA_WEIGHT * (new - old)
 }
 
 /// How the container of a lease was obtained.
@@ -155,6 +191,12 @@ struct Inner {
     /// Cold starts under way, by the action they are for: an activation of an action whose
     /// concurrency is above 1 waits for such a container rather than starting one more.
     starting: HashMap<WarmKey, usize>,
+    /// Activations queued for the next busy container of their action to be released.
+    queued: HashMap<WarmKey, VecDeque<oneshot::Sender<Arc<Container>>>>,
+    /// How long an activation keeps a container of each action (moving average, ms).
+    occupancy: HashMap<WarmKey, f64>,
+    /// How long a cold start takes (moving average, ms).
+    cold_ms: f64,
     used_mb: i64,
     shutting_down: bool,
 }
@@ -173,6 +215,8 @@ impl Inner {
 enum Decision {
     Warm(Arc<Container>, bool),
     Joined(Arc<Container>),
+    /// Queued for a busy container of the action, for at most this long.
+    Queue(oneshot::Receiver<Arc<Container>>, Duration),
     Prewarm(Arc<Container>),
     Cold,
     Evict(Arc<Container>),
@@ -184,7 +228,10 @@ impl Pool {
         Arc::new(Pool {
             config,
             docker,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                cold_ms: 500.0,
+                ..Inner::default()
+            }),
             changed: Notify::new(),
         })
     }
@@ -231,11 +278,12 @@ impl Pool {
                 want.memory_mb, self.config.user_memory_mb
             )));
         }
+        let mut may_queue = true;
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let decision = self.decide(want);
+            let decision = self.decide(want, may_queue);
             match decision {
                 Decision::Warm(c, paused) => {
                     if paused && self.docker.unpause(&c.id).await.is_err() {
@@ -245,6 +293,20 @@ impl Pool {
                     return Ok((c, Start::Warm));
                 }
                 Decision::Joined(c) => return Ok((c, Start::Joined)),
+                Decision::Queue(mut rx, budget) => {
+                    let handed = match tokio::time::timeout(budget, &mut rx).await {
+                        Ok(Ok(c)) => Some(c),
+                        _ => {
+                            // Closed first, so that no container is handed over to nobody.
+                            rx.close();
+                            rx.try_recv().ok()
+                        }
+                    };
+                    if let Some(c) = handed {
+                        return Ok((c, Start::Warm));
+                    }
+                    may_queue = false;
+                }
                 Decision::Prewarm(c) => {
                     let pool = self.clone();
                     let (kind, image, memory) = (c.kind.clone(), want.image.clone(), c.memory_mb);
@@ -258,18 +320,20 @@ impl Pool {
                         purpose: want.key.action.clone(),
                         env: self.env(),
                     };
+                    let t0 = Instant::now();
                     let started = self.docker.start(&spec).await;
                     let mut inner = self.lock();
                     inner.started(&want.key);
                     let result = match started {
                         Ok(s) => {
+                            inner.cold_ms = ewma(inner.cold_ms, t0.elapsed().as_secs_f64() * 1e3);
                             let c = Arc::new(Container::new(s, want.memory_mb, &want.kind));
-                            let entry = Entry {
-                                container: c.clone(),
-                                key: Some(want.key.clone()),
-                                state: State::Busy { active: 1 },
-                                max_active: want.concurrency.max(1),
-                            };
+                            let entry = Entry::new(
+                                c.clone(),
+                                Some(want.key.clone()),
+                                State::Busy { active: 1 },
+                                want.concurrency,
+                            );
                             inner.entries.insert(c.id.clone(), entry);
                             Ok((c, Start::Cold))
                         }
@@ -291,7 +355,7 @@ impl Pool {
         }
     }
 
-    fn decide(&self, want: &Want) -> Decision {
+    fn decide(&self, want: &Want, may_queue: bool) -> Decision {
         let mut inner = self.lock();
         let with_room = inner.entries.values_mut().find(|e| {
             e.key.as_ref() == Some(&want.key)
@@ -318,7 +382,14 @@ impl Pool {
         if let Some(e) = warm {
             let paused = matches!(e.state, State::Idle { paused: true, .. });
             e.state = State::Busy { active: 1 };
+            e.taken = Instant::now();
             return Decision::Warm(e.container.clone(), paused);
+        }
+        if may_queue
+            && want.concurrency <= 1
+            && let Some(rx) = Self::queue_if_sooner(&mut inner, want)
+        {
+            return rx;
         }
         if want.concurrency > 1 && inner.starting.contains_key(&want.key) {
             // A container for this action is starting and will have room: wait for it.
@@ -334,6 +405,7 @@ impl Pool {
                 e.state = State::Busy { active: 1 };
                 e.key = Some(want.key.clone());
                 e.max_active = want.concurrency.max(1);
+                e.taken = Instant::now();
                 return Decision::Prewarm(e.container.clone());
             }
         }
@@ -358,14 +430,73 @@ impl Pool {
         Decision::Wait
     }
 
+    /// Queues the activation for a busy container of its action when the queue ahead of it should
+    /// drain sooner than a container would start.
+    fn queue_if_sooner(inner: &mut Inner, want: &Want) -> Option<Decision> {
+        let occupancy = *inner.occupancy.get(&want.key)?;
+        let busy = inner
+            .entries
+            .values()
+            .filter(|e| e.key.as_ref() == Some(&want.key) && matches!(e.state, State::Busy { .. }))
+            .count();
+        if busy == 0 {
+            return None;
+        }
+        let stem = want.may_use_prewarm
+            && inner.entries.values().any(|e| {
+                e.state == State::Prewarm
+                    && e.container.kind == want.kind
+                    && e.container.memory_mb == want.memory_mb
+            });
+        let start_ms = if stem {
+            PREWARM_START_MS
+        } else {
+            inner.cold_ms
+        };
+        let queue = inner.queued.entry(want.key.clone()).or_default();
+        queue.retain(|tx| !tx.is_closed());
+        let wait_ms = occupancy * (queue.len() + 1) as f64 / busy as f64;
+        if wait_ms >= start_ms {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        queue.push_back(tx);
+        Some(Decision::Queue(rx, Duration::from_secs_f64(start_ms / 1e3)))
+    }
+
     /// Gives a container back: warm for its action when `keep` (idle once its last activation is
     /// done), else removed, with whatever else runs in it.
     pub fn release(&self, c: &Arc<Container>, keep: bool) {
         if keep {
             let mut inner = self.lock();
-            if let Some(e) = inner.entries.get_mut(&c.id)
+            let Inner {
+                entries,
+                queued,
+                occupancy,
+                ..
+            } = &mut *inner;
+            if let Some(e) = entries.get_mut(&c.id)
                 && let State::Busy { active } = e.state
             {
+                if e.max_active == 1
+                    && let Some(key) = &e.key
+                {
+                    let ms = e.taken.elapsed().as_secs_f64() * 1e3;
+                    if occupancy.len() > 10_000 {
+                        occupancy.clear();
+                    }
+                    let avg = occupancy.entry(key.clone()).or_insert(ms);
+                    *avg = ewma(*avg, ms);
+                    // Straight to the first activation queued for it, if one still waits.
+                    if let Some(queue) = queued.get_mut(key) {
+                        while let Some(tx) = queue.pop_front() {
+                            if tx.send(c.clone()).is_ok() {
+                                e.taken = Instant::now();
+                                return;
+                            }
+                        }
+                    }
+                }
                 e.state = if active > 1 {
                     State::Busy { active: active - 1 }
                 } else {
@@ -385,8 +516,12 @@ impl Pool {
     /// Removes a container from the pool and from Docker.
     fn discard(&self, c: &Arc<Container>) {
         let mut inner = self.lock();
-        if inner.entries.remove(&c.id).is_some() {
+        if let Some(e) = inner.entries.remove(&c.id) {
             inner.used_mb -= c.memory_mb;
+            // Those queued for the action's containers decide again: one fewer will free up.
+            if let Some(key) = &e.key {
+                inner.queued.remove(key);
+            }
         }
         drop(inner);
         let (docker, id) = (self.docker.clone(), c.id.clone());
@@ -429,15 +564,9 @@ impl Pool {
         match self.docker.start(&spec).await {
             Ok(s) => {
                 let c = Arc::new(Container::new(s, memory_mb, kind));
-                self.lock().entries.insert(
-                    c.id.clone(),
-                    Entry {
-                        container: c,
-                        key: None,
-                        state: State::Prewarm,
-                        max_active: 1,
-                    },
-                );
+                self.lock()
+                    .entries
+                    .insert(c.id.clone(), Entry::new(c, None, State::Prewarm, 1));
             }
             Err(e) => {
                 tracing::warn!(kind, image, error = %e, "a prewarm container could not be started");

@@ -79,6 +79,8 @@ impl SqliteStore {
         // commits but never corrupts the file.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        // Every statement is prepared once and kept: parsing SQL cost more than running it.
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -154,9 +156,8 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.run(move |c| {
             let row: Option<(String, String)> = c
-                .query_row("SELECT rev, doc FROM entities WHERE id = ?", [&id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .prepare_cached("SELECT rev, doc FROM entities WHERE id = ?")?
+                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             row.map(|(rev, doc)| {
                 Ok(Stored {
@@ -176,13 +177,13 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let current: Option<String> =
-                tx.query_row("SELECT rev FROM entities WHERE id = ?", [&keys.id], |r| r.get(0)).optional()?;
+                tx.prepare_cached("SELECT rev FROM entities WHERE id = ?")?
+                .query_row([&keys.id], |r| r.get(0)).optional()?;
             check_rev(current, rev.as_ref())?;
             let new = new_rev(rev.as_ref());
-            tx.execute(
-                "INSERT OR REPLACE INTO entities (id, rev, collection, root, path, updated, public, doc)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                params![keys.id, new.0, keys.collection.as_str(), keys.root, keys.path, keys.updated, keys.public, doc],
+            tx.prepare_cached("INSERT OR REPLACE INTO entities (id, rev, collection, root, path, updated, public, doc)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)")?
+                .execute(params![keys.id, new.0, keys.collection.as_str(), keys.root, keys.path, keys.updated, keys.public, doc],
             )?;
             tx.commit()?;
             Ok(new)
@@ -195,10 +196,12 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let current: Option<String> = tx
-                .query_row("SELECT rev FROM entities WHERE id = ?", [&id], |r| r.get(0))
+                .prepare_cached("SELECT rev FROM entities WHERE id = ?")?
+                .query_row([&id], |r| r.get(0))
                 .optional()?;
             check_rev(current, Some(&rev))?;
-            tx.execute("DELETE FROM entities WHERE id = ?", [&id])?;
+            tx.prepare_cached("DELETE FROM entities WHERE id = ?")?
+                .execute([&id])?;
             tx.commit()?;
             Ok(())
         })
@@ -227,11 +230,9 @@ impl Store for SqliteStore {
         let q = q.clone();
         self.run(move |c| {
             let (clause, args) = entity_where(&q);
-            let n: i64 = c.query_row(
-                &format!("SELECT COUNT(*) FROM entities WHERE {clause}"),
-                rusqlite::params_from_iter(args),
-                |r| r.get(0),
-            )?;
+            let n: i64 = c
+                .prepare_cached(&format!("SELECT COUNT(*) FROM entities WHERE {clause}"))?
+                .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
             Ok(n as u64)
         })
         .await
@@ -241,11 +242,8 @@ impl Store for SqliteStore {
         let subject = subject.to_string();
         self.run(move |c| {
             let row: Option<(String, String)> = c
-                .query_row(
-                    "SELECT rev, doc FROM subjects WHERE subject = ?",
-                    [&subject],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .prepare_cached("SELECT rev, doc FROM subjects WHERE subject = ?")?
+                .query_row([&subject], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             row.map(|(rev, doc)| {
                 Ok(Stored {
@@ -264,21 +262,21 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let current: Option<String> = tx
-                .query_row("SELECT rev FROM subjects WHERE subject = ?", [&subject.subject], |r| r.get(0))
+                .prepare_cached("SELECT rev FROM subjects WHERE subject = ?")?
+                .query_row([&subject.subject], |r| r.get(0))
                 .optional()?;
             check_rev(current, rev.as_ref())?;
             let new = new_rev(rev.as_ref());
             let doc = serde_json::to_string(&subject).map_err(backend)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO subjects (subject, rev, doc) VALUES (?, ?, ?)",
-                params![subject.subject, new.0, doc],
+            tx.prepare_cached("INSERT OR REPLACE INTO subjects (subject, rev, doc) VALUES (?, ?, ?)")?
+                .execute(params![subject.subject, new.0, doc],
             )?;
-            tx.execute("DELETE FROM namespace_keys WHERE subject = ?", [&subject.subject])?;
+            tx.prepare_cached("DELETE FROM namespace_keys WHERE subject = ?")?
+                .execute([&subject.subject])?;
             for ns in &subject.namespaces {
                 // The primary key on uuid refuses a key another subject holds: a conflict.
-                tx.execute(
-                    "INSERT INTO namespace_keys (uuid, key, namespace, subject) VALUES (?, ?, ?, ?)",
-                    params![ns.uuid, ns.key, ns.name.as_str(), subject.subject],
+                tx.prepare_cached("INSERT INTO namespace_keys (uuid, key, namespace, subject) VALUES (?, ?, ?, ?)")?
+                .execute(params![ns.uuid, ns.key, ns.name.as_str(), subject.subject],
                 )?;
             }
             tx.commit()?;
@@ -292,15 +290,14 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let current: Option<String> = tx
-                .query_row(
-                    "SELECT rev FROM subjects WHERE subject = ?",
-                    [&subject],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT rev FROM subjects WHERE subject = ?")?
+                .query_row([&subject], |r| r.get(0))
                 .optional()?;
             check_rev(current, Some(&rev))?;
-            tx.execute("DELETE FROM namespace_keys WHERE subject = ?", [&subject])?;
-            tx.execute("DELETE FROM subjects WHERE subject = ?", [&subject])?;
+            tx.prepare_cached("DELETE FROM namespace_keys WHERE subject = ?")?
+                .execute([&subject])?;
+            tx.prepare_cached("DELETE FROM subjects WHERE subject = ?")?
+                .execute([&subject])?;
             tx.commit()?;
             Ok(())
         })
@@ -326,10 +323,9 @@ impl Store for SqliteStore {
         let key = key.clone();
         self.run(move |c| {
             let row: Option<(String, String)> = c
-                .query_row(
-                    "SELECT s.doc, k.namespace FROM namespace_keys k JOIN subjects s ON s.subject = k.subject
-                     WHERE k.uuid = ? AND k.key = ?",
-                    [&key.uuid, &key.key],
+                .prepare_cached("SELECT s.doc, k.namespace FROM namespace_keys k JOIN subjects s ON s.subject = k.subject
+                     WHERE k.uuid = ? AND k.key = ?")?
+                .query_row([&key.uuid, &key.key],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
@@ -339,7 +335,8 @@ impl Store for SqliteStore {
                 return Ok(None);
             }
             let limits: Option<String> = c
-                .query_row("SELECT doc FROM namespace_limits WHERE namespace = ?", [&namespace], |r| r.get(0))
+                .prepare_cached("SELECT doc FROM namespace_limits WHERE namespace = ?")?
+                .query_row([&namespace], |r| r.get(0))
                 .optional()?;
             let limits = limits.map(|d| decode(&namespace, &d)).transpose()?.unwrap_or_default();
             let namespace = EntityName::new(namespace.clone()).map_err(|_| StoreError::Corrupt(namespace))?;
@@ -369,11 +366,8 @@ impl Store for SqliteStore {
         let ns = namespace.to_string();
         self.run(move |c| {
             let doc: Option<String> = c
-                .query_row(
-                    "SELECT doc FROM namespace_limits WHERE namespace = ?",
-                    [&ns],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT doc FROM namespace_limits WHERE namespace = ?")?
+                .query_row([&ns], |r| r.get(0))
                 .optional()?;
             doc.map(|d| decode(&ns, &d)).transpose()
         })
@@ -392,11 +386,14 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         self.run(move |c| {
             match doc {
-                Some(d) => c.execute(
-                    "INSERT OR REPLACE INTO namespace_limits (namespace, doc) VALUES (?, ?)",
-                    [&ns, &d],
-                )?,
-                None => c.execute("DELETE FROM namespace_limits WHERE namespace = ?", [&ns])?,
+                Some(d) => c
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO namespace_limits (namespace, doc) VALUES (?, ?)",
+                    )?
+                    .execute([&ns, &d])?,
+                None => c
+                    .prepare_cached("DELETE FROM namespace_limits WHERE namespace = ?")?
+                    .execute([&ns])?,
             };
             Ok(())
         })
@@ -412,9 +409,8 @@ impl Store for SqliteStore {
             a.start,
         );
         self.run(move |c| {
-            c.execute(
-                "INSERT INTO activations (namespace, id, name_key, start, doc) VALUES (?, ?, ?, ?, ?)",
-                params![ns, id, name_key, start, doc],
+            c.prepare_cached("INSERT INTO activations (namespace, id, name_key, start, doc) VALUES (?, ?, ?, ?, ?)")?
+                .execute(params![ns, id, name_key, start, doc],
             )?;
             Ok(())
         })
@@ -429,11 +425,8 @@ impl Store for SqliteStore {
         let (ns, id) = (namespace.to_string(), id.to_string());
         self.run(move |c| {
             let doc: Option<String> = c
-                .query_row(
-                    "SELECT doc FROM activations WHERE namespace = ? AND id = ?",
-                    [&ns, &id],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT doc FROM activations WHERE namespace = ? AND id = ?")?
+                .query_row([&ns, &id], |r| r.get(0))
                 .optional()?;
             doc.map(|d| decode(&id, &d)).transpose()
         })
@@ -462,11 +455,9 @@ impl Store for SqliteStore {
         let q = q.clone();
         self.run(move |c| {
             let (clause, args) = activation_where(&q);
-            let n: i64 = c.query_row(
-                &format!("SELECT COUNT(*) FROM activations WHERE {clause}"),
-                rusqlite::params_from_iter(args),
-                |r| r.get(0),
-            )?;
+            let n: i64 = c
+                .prepare_cached(&format!("SELECT COUNT(*) FROM activations WHERE {clause}"))?
+                .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
             Ok(n as u64)
         })
         .await
