@@ -157,12 +157,11 @@ impl Runner {
         // Our turn at the container's lines is taken before the container goes back, so the next
         // activation in it reads after us. A container that stays goes back before the caller hears
         // the result (its next request finds it free); one that is removed is read first.
-        let mut lines = None;
-        if let Some(c) = &ran.container {
-            lines = Some(c.logs.clone().lock_owned().await);
-            if keep {
-                self.pool.release(c, true);
-            }
+        let turn = ran.container.as_ref().map(|c| c.log_turn());
+        if let Some(c) = &ran.container
+            && keep
+        {
+            self.pool.release(c, true);
         }
         if msg.blocking {
             let result = ControllerMessage::Result {
@@ -173,9 +172,11 @@ impl Runner {
                 tracing::warn!(tid = %msg.transid, error = %e, "the result could not be sent");
             }
         }
-        if let (Some(a), Some(c), Some(mut lines)) = (&action, &ran.container, lines) {
-            record.logs = self.logs(a, &mut lines, &ran.outcome).await;
-            drop(lines);
+        if let (Some(a), Some(c), Some(turn)) = (&action, &ran.container, turn) {
+            record.logs = turn
+                .read(async |lines| self.logs(a, lines, &ran.outcome).await)
+                .await;
+            drop(turn);
             if !keep {
                 self.pool.release(c, false);
             }

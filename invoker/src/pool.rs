@@ -55,9 +55,35 @@ pub struct Container {
     pub addr: SocketAddr,
     pub memory_mb: i64,
     pub kind: String,
-    /// Its lines, read by one activation at a time in the order they ran.
-    pub logs: Arc<tokio::sync::Mutex<LogStream>>,
+    /// Its lines, read by one activation at a time in the order they ran ([`Container::log_turn`]).
+    logs: tokio::sync::Mutex<LogStream>,
+    /// Turns at the lines: the next to hand out, and the one being served.
+    next_turn: std::sync::atomic::AtomicU64,
+    serving: watch::Sender<u64>,
     init: watch::Sender<Init>,
+}
+
+/// An activation's place in the order in which a container's activations read their log lines:
+/// taken when its run ends, before the container can run the next, and given up when dropped.
+pub struct LogTurn {
+    container: Arc<Container>,
+    turn: u64,
+}
+
+impl LogTurn {
+    /// Waits for the activations before this one to read their lines, then reads with `f`.
+    pub async fn read<T>(&self, f: impl AsyncFnOnce(&mut LogStream) -> T) -> T {
+        let mut serving = self.container.serving.subscribe();
+        let _ = serving.wait_for(|s| *s >= self.turn).await;
+        let mut lines = self.container.logs.lock().await;
+        f(&mut lines).await
+    }
+}
+
+impl Drop for LogTurn {
+    fn drop(&mut self) {
+        self.container.serving.send_replace(self.turn + 1);
+    }
 }
 
 impl Container {
@@ -67,8 +93,21 @@ impl Container {
             addr: s.addr,
             memory_mb,
             kind: kind.into(),
-            logs: Arc::new(tokio::sync::Mutex::new(LogStream::new(s.logs))),
+            logs: tokio::sync::Mutex::new(LogStream::new(s.logs)),
+            next_turn: Default::default(),
+            serving: watch::Sender::new(0),
             init: watch::Sender::new(Init::Pending),
+        }
+    }
+
+    /// Takes the next turn at the container's lines. Turns are served in the order taken, so each
+    /// activation takes its turn when its run ends, before it gives the container back.
+    pub fn log_turn(self: &Arc<Self>) -> LogTurn {
+        LogTurn {
+            container: self.clone(),
+            turn: self
+                .next_turn
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst),
         }
     }
 
@@ -114,8 +153,9 @@ struct Entry {
     state: State,
     /// Activations it may run at once: the action's `limits.concurrency`.
     max_active: i64,
-    /// When it was last taken for an activation.
-    taken: Instant,
+    /// When it was last taken, warm, for an activation: what the action's occupancy is measured
+    /// from (a first run, with its `/init`, says nothing of the next ones).
+    taken_warm: Option<Instant>,
 }
 
 impl Entry {
@@ -130,7 +170,7 @@ impl Entry {
             key,
             state,
             max_active: max_active.max(1),
-            taken: Instant::now(),
+            taken_warm: None,
         }
     }
 }
@@ -193,8 +233,9 @@ struct Inner {
     starting: HashMap<WarmKey, usize>,
     /// Activations queued for the next busy container of their action to be released.
     queued: HashMap<WarmKey, VecDeque<oneshot::Sender<Arc<Container>>>>,
-    /// How long an activation keeps a container of each action (moving average, ms).
-    occupancy: HashMap<WarmKey, f64>,
+    /// How long an activation keeps a container of each action (moving average, ms), and when one
+    /// last gave a container back.
+    occupancy: HashMap<WarmKey, (f64, Instant)>,
     /// How long a cold start takes (moving average, ms).
     cold_ms: f64,
     used_mb: i64,
@@ -294,12 +335,19 @@ impl Pool {
                 }
                 Decision::Joined(c) => return Ok((c, Start::Joined)),
                 Decision::Queue(mut rx, budget) => {
-                    let handed = match tokio::time::timeout(budget, &mut rx).await {
-                        Ok(Ok(c)) => Some(c),
-                        _ => {
-                            // Closed first, so that no container is handed over to nobody.
-                            rx.close();
-                            rx.try_recv().ok()
+                    // Waits while the action's containers keep coming back (the queue moves, if
+                    // slower than foreseen); a queue that stood still for a start's time gives up.
+                    let handed = loop {
+                        let since = Instant::now();
+                        match tokio::time::timeout(budget, &mut rx).await {
+                            Ok(Ok(c)) => break Some(c),
+                            Ok(Err(_)) => break None,
+                            Err(_) if self.released_since(&want.key, since) => {}
+                            Err(_) => {
+                                // Closed first, so that no container is handed over to nobody.
+                                rx.close();
+                                break rx.try_recv().ok();
+                            }
                         }
                     };
                     if let Some(c) = handed {
@@ -382,7 +430,7 @@ impl Pool {
         if let Some(e) = warm {
             let paused = matches!(e.state, State::Idle { paused: true, .. });
             e.state = State::Busy { active: 1 };
-            e.taken = Instant::now();
+            e.taken_warm = Some(Instant::now());
             return Decision::Warm(e.container.clone(), paused);
         }
         if may_queue
@@ -405,11 +453,11 @@ impl Pool {
                 e.state = State::Busy { active: 1 };
                 e.key = Some(want.key.clone());
                 e.max_active = want.concurrency.max(1);
-                e.taken = Instant::now();
                 return Decision::Prewarm(e.container.clone());
             }
         }
         if inner.used_mb + want.memory_mb <= self.config.user_memory_mb {
+            tracing::debug!(action = %want.key.action, queued_first = !may_queue, "cold start");
             inner.used_mb += want.memory_mb;
             *inner.starting.entry(want.key.clone()).or_default() += 1;
             return Decision::Cold;
@@ -430,10 +478,18 @@ impl Pool {
         Decision::Wait
     }
 
+    /// Has a container of the action come back since `t`?
+    fn released_since(&self, key: &WarmKey, t: Instant) -> bool {
+        self.lock()
+            .occupancy
+            .get(key)
+            .is_some_and(|(_, last)| *last > t)
+    }
+
     /// Queues the activation for a busy container of its action when the queue ahead of it should
     /// drain sooner than a container would start.
     fn queue_if_sooner(inner: &mut Inner, want: &Want) -> Option<Decision> {
-        let occupancy = *inner.occupancy.get(&want.key)?;
+        let (occupancy, _) = *inner.occupancy.get(&want.key)?;
         let busy = inner
             .entries
             .values()
@@ -481,17 +537,23 @@ impl Pool {
                 if e.max_active == 1
                     && let Some(key) = &e.key
                 {
-                    let ms = e.taken.elapsed().as_secs_f64() * 1e3;
                     if occupancy.len() > 10_000 {
                         occupancy.clear();
                     }
-                    let avg = occupancy.entry(key.clone()).or_insert(ms);
-                    *avg = ewma(*avg, ms);
+                    let now = Instant::now();
+                    if let Some(taken) = e.taken_warm {
+                        let ms = now.duration_since(taken).as_secs_f64() * 1e3;
+                        let (avg, last) = occupancy.entry(key.clone()).or_insert((ms, now));
+                        *avg = ewma(*avg, ms);
+                        *last = now;
+                    } else if let Some((_, last)) = occupancy.get_mut(key) {
+                        *last = now;
+                    }
                     // Straight to the first activation queued for it, if one still waits.
                     if let Some(queue) = queued.get_mut(key) {
                         while let Some(tx) = queue.pop_front() {
                             if tx.send(c.clone()).is_ok() {
-                                e.taken = Instant::now();
+                                e.taken_warm = Some(Instant::now());
                                 return;
                             }
                         }

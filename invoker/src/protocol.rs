@@ -127,22 +127,34 @@ impl ContainerClient {
         }
     }
 
-    /// `/init`, retrying refused connections while the container's proxy is still starting.
+    /// `/init`, once the container's proxy answers HTTP at all. It is sent once: a resent `/init`
+    /// would meet a container that took the first.
     pub async fn init(&self, addr: SocketAddr, body: Vec<u8>, timeout: Duration) -> Answer {
         let started = Instant::now();
+        // Until the proxy listens, a connection is refused, or (through Docker's port proxy)
+        // accepted and dropped; any answer, even a 404, means it listens.
         loop {
             let left = timeout.saturating_sub(started.elapsed());
             if left.is_zero() {
                 return Answer::TimedOut;
             }
-            match self.post(addr, "/init", body.clone(), left).await {
-                // Docker's port forwarder accepts and then drops connections until the proxy listens.
-                Answer::Broken(_) if started.elapsed() < timeout => {
-                    tokio::time::sleep(Duration::from_millis(2)).await
-                }
-                other => return other,
+            let probe = self
+                .http
+                .get(format!("http://{addr}/"))
+                .timeout(left)
+                .send()
+                .await;
+            match probe {
+                Ok(_) => break,
+                Err(e) if e.is_timeout() => return Answer::TimedOut,
+                Err(_) => tokio::time::sleep(Duration::from_millis(2)).await,
             }
         }
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Answer::TimedOut;
+        }
+        self.post(addr, "/init", body, left).await
     }
 
     pub async fn run(&self, addr: SocketAddr, body: Vec<u8>, timeout: Duration) -> Answer {
