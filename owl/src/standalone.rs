@@ -15,7 +15,7 @@ use owl_controller::{AppState, ControllerConfig};
 use owl_entity::exec::Manifest;
 use owl_invoker::{Invoker, InvokerConfig};
 use owl_queue::{InProcessQueue, Queue};
-use owl_store::{MemoryStore, SqliteStore, Store};
+use owl_store::{CachedStore, MemoryStore, SqliteStore, Store};
 
 #[derive(clap::Args, Debug)]
 pub struct Options {
@@ -81,7 +81,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         config.manifest = Manifest::from_json(&text).map_err(anyhow::Error::msg)?;
     }
-    let store: Arc<dyn Store> = if o.in_memory {
+    let backend_store: Arc<dyn Store> = if o.in_memory {
         Arc::new(MemoryStore::new())
     } else {
         let dir = o.data_dir.clone().unwrap_or_else(crate::default_data_dir);
@@ -91,6 +91,8 @@ pub fn run(o: Options) -> anyhow::Result<()> {
                 .with_context(|| format!("opening the store in {}", dir.display()))?,
         )
     };
+    // Every request looks up its key and its entity: from memory, unless the store changed.
+    let store = CachedStore::wrap(backend_store);
     let listener = TcpListener::bind((o.bind.as_str(), o.port))
         .with_context(|| format!("listening on {}:{}", o.bind, o.port))?;
     let addr = listener.local_addr()?;

@@ -7,10 +7,13 @@
 //!   names the revision it replaces, and a stale revision is a [`StoreError::Conflict`].
 //! - [`sqlite`]: the embedded backend of `owl standalone`, one SQLite file in the data directory.
 //! - [`memory`]: the in-memory twin for unit tests, honouring the same contract.
+//! - [`cached`]: a read cache in front of either, for the identity and entity lookups of every
+//!   request; it honours the same contract.
 //! - [`seed`]: the identities a fresh platform starts with (`guest`, `whisk.system`).
 //!
 //! The contract suite in `tests/contract.rs` runs against every backend.
 
+pub mod cached;
 pub mod memory;
 pub mod seed;
 pub mod sqlite;
@@ -22,6 +25,7 @@ use owl_entity::entity::{Collection, Entity};
 use owl_entity::identity::{AuthKey, Identity, NamespaceLimits, Subject};
 use owl_entity::name::{EntityName, EntityPath};
 
+pub use cached::CachedStore;
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -134,6 +138,11 @@ pub trait Store: Send + Sync + 'static {
         namespace: &EntityName,
         limits: Option<&NamespaceLimits>,
     ) -> Result<()>;
+
+    /// A number that changes whenever anyone, in this process or another, changed an entity, a
+    /// subject or limits; `None` if the backend cannot tell (it is then never cached). Cheap: it is
+    /// asked on every cached read.
+    fn change_token(&self) -> Option<u64>;
 
     // Activation records: written once, keyed by namespace and id.
 

@@ -21,6 +21,8 @@ struct State {
     subjects: BTreeMap<String, (Rev, Subject)>,
     limits: BTreeMap<String, NamespaceLimits>,
     activations: BTreeMap<(String, String), Activation>,
+    /// Writes of entities, subjects and limits so far: the change token.
+    changes: u64,
 }
 
 #[derive(Default)]
@@ -69,6 +71,7 @@ impl Store for MemoryStore {
     async fn put_entity(&self, entity: &Entity, rev: Option<&Rev>) -> Result<Rev> {
         let id = entity.fqn().doc_id();
         let mut s = self.lock();
+        s.changes += 1;
         check_rev(s.entities.get(&id).map(|(r, _)| r), rev)?;
         let new = new_rev(rev);
         s.entities.insert(id, (new.clone(), entity.clone()));
@@ -77,6 +80,7 @@ impl Store for MemoryStore {
 
     async fn delete_entity(&self, id: &str, rev: &Rev) -> Result<()> {
         let mut s = self.lock();
+        s.changes += 1;
         check_rev(s.entities.get(id).map(|(r, _)| r), Some(rev))?;
         s.entities.remove(id);
         Ok(())
@@ -115,6 +119,7 @@ impl Store for MemoryStore {
 
     async fn put_subject(&self, subject: &Subject, rev: Option<&Rev>) -> Result<Rev> {
         let mut s = self.lock();
+        s.changes += 1;
         check_rev(s.subjects.get(&subject.subject).map(|(r, _)| r), rev)?;
         let taken = s.subjects.values().any(|(_, other)| {
             other.subject != subject.subject
@@ -134,6 +139,7 @@ impl Store for MemoryStore {
 
     async fn delete_subject(&self, subject: &str, rev: &Rev) -> Result<()> {
         let mut s = self.lock();
+        s.changes += 1;
         check_rev(s.subjects.get(subject).map(|(r, _)| r), Some(rev))?;
         s.subjects.remove(subject);
         Ok(())
@@ -189,11 +195,16 @@ impl Store for MemoryStore {
         limits: Option<&NamespaceLimits>,
     ) -> Result<()> {
         let mut s = self.lock();
+        s.changes += 1;
         match limits {
             Some(l) => s.limits.insert(namespace.to_string(), l.clone()),
             None => s.limits.remove(namespace.as_str()),
         };
         Ok(())
+    }
+
+    fn change_token(&self) -> Option<u64> {
+        Some(self.lock().changes)
     }
 
     async fn put_activation(&self, a: &Activation) -> Result<()> {

@@ -40,6 +40,9 @@ CREATE INDEX IF NOT EXISTS activations_by_name ON activations (namespace, name_k
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Beside the database: a byte is appended after every committed write of an entity, a subject
+    /// or limits, by any process, so that its size and time are the change token.
+    changes: std::path::PathBuf,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -81,8 +84,11 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA)?;
         // Every statement is prepared once and kept: parsing SQL cost more than running it.
         conn.set_prepared_statement_cache_capacity(64);
+        let mut changes = path.as_os_str().to_owned();
+        changes.push("-changes");
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            changes: changes.into(),
         })
     }
 
@@ -98,6 +104,25 @@ impl SqliteStore {
         })
         .await
         .map_err(backend)?
+    }
+}
+
+impl SqliteStore {
+    /// Tells every process sharing the database that it changed (after the commit, so that no
+    /// reader takes the old value for the new token).
+    fn changed(&self) {
+        use std::io::Write;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.changes);
+        if let Ok(mut f) = file {
+            // Kept small: shrinking it is a change too.
+            if f.metadata().is_ok_and(|m| m.len() > 1 << 20) {
+                let _ = f.set_len(0);
+            }
+            let _ = f.write_all(b".");
+        }
     }
 }
 
@@ -189,6 +214,7 @@ impl Store for SqliteStore {
             Ok(new)
         })
         .await
+        .inspect(|_| self.changed())
     }
 
     async fn delete_entity(&self, id: &str, rev: &Rev) -> Result<()> {
@@ -206,6 +232,7 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+        .inspect(|_| self.changed())
     }
 
     async fn list_entities(&self, q: &EntityQuery) -> Result<Vec<Entity>> {
@@ -283,6 +310,7 @@ impl Store for SqliteStore {
             Ok(new)
         })
         .await
+        .inspect(|_| self.changed())
     }
 
     async fn delete_subject(&self, subject: &str, rev: &Rev) -> Result<()> {
@@ -302,6 +330,7 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+        .inspect(|_| self.changed())
     }
 
     async fn list_subjects(&self) -> Result<Vec<Subject>> {
@@ -398,6 +427,19 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+        .inspect(|_| self.changed())
+    }
+
+    fn change_token(&self) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        use std::os::unix::fs::MetadataExt;
+        // No file yet: nothing was written since the database was made.
+        let Ok(m) = std::fs::metadata(&self.changes) else {
+            return Some(0);
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (m.len(), m.mtime(), m.mtime_nsec(), m.ino()).hash(&mut h);
+        Some(h.finish())
     }
 
     async fn put_activation(&self, a: &Activation) -> Result<()> {

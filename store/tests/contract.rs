@@ -405,6 +405,47 @@ contract!(sqlite, {
     Arc::new(owl_store::SqliteStore::open(&dir).unwrap())
 });
 
+contract!(
+    cached_memory,
+    owl_store::CachedStore::wrap(Arc::new(owl_store::MemoryStore::new()))
+);
+contract!(cached_sqlite, {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+        .keep();
+    owl_store::CachedStore::wrap(Arc::new(owl_store::SqliteStore::open(&dir).unwrap()))
+});
+
+#[tokio::test]
+async fn a_cached_store_sees_at_once_what_another_process_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let here =
+        owl_store::CachedStore::wrap(Arc::new(owl_store::SqliteStore::open(dir.path()).unwrap()));
+    // Another process: its own connection to the same file, as `owl admin` has.
+    let there = owl_store::SqliteStore::open(dir.path()).unwrap();
+    let (alice, key) = subject("alice", "alice-ns");
+    let rev = there.put_subject(&alice, None).await.unwrap();
+    there
+        .put_entity(&action("alice-ns", "a", 1), None)
+        .await
+        .unwrap();
+    // Read twice: the second answer comes from the cache.
+    for _ in 0..2 {
+        assert!(here.identity_for_key(&key).await.unwrap().is_some());
+        assert!(here.get_entity("alice-ns/a").await.unwrap().is_some());
+    }
+    let mut blocked = alice.clone();
+    blocked.blocked = true;
+    there.put_subject(&blocked, Some(&rev)).await.unwrap();
+    let stored = there.get_entity("alice-ns/a").await.unwrap().unwrap();
+    there
+        .delete_entity("alice-ns/a", &stored.rev)
+        .await
+        .unwrap();
+    assert_eq!(here.identity_for_key(&key).await.unwrap(), None);
+    assert_eq!(here.get_entity("alice-ns/a").await.unwrap(), None);
+}
+
 #[tokio::test]
 async fn sqlite_keeps_everything_across_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
