@@ -43,6 +43,59 @@ pub struct SqliteStore {
     /// Beside the database: a byte is appended after every committed write of an entity, a subject
     /// or limits, by any process, so that its size and time are the change token.
     changes: std::path::PathBuf,
+    /// Activation records go to one writer thread, which commits all that wait in one transaction.
+    records: std::sync::mpsc::Sender<Record>,
+}
+
+/// An activation record to insert, and who waits for its commit.
+struct Record {
+    row: (String, String, String, i64, String),
+    done: tokio::sync::oneshot::Sender<Result<()>>,
+}
+
+/// Records waiting when a commit starts go into it, up to this many.
+const RECORDS_PER_COMMIT: usize = 512;
+
+const INSERT_RECORD: &str =
+    "INSERT INTO activations (namespace, id, name_key, start, doc) VALUES (?, ?, ?, ?, ?)";
+
+/// Commits records as they come: one at a time when they come one at a time, and under load all
+/// that queued during the previous commit at once (a commit costs far more than an insert). A batch
+/// that fails is retried record by record, so each record gets its own answer.
+fn write_records(conn: Arc<Mutex<Connection>>, rx: std::sync::mpsc::Receiver<Record>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < RECORDS_PER_COMMIT
+            && let Ok(r) = rx.try_recv()
+        {
+            batch.push(r);
+        }
+        let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
+        let insert = |c: &Connection, r: &Record| -> Result<()> {
+            let (ns, id, name, start, doc) = &r.row;
+            c.prepare_cached(INSERT_RECORD)?
+                .execute(params![ns, id, name, start, doc])?;
+            Ok(())
+        };
+        let together = (|| -> Result<()> {
+            let tx = c.transaction()?;
+            for r in &batch {
+                insert(&tx, r)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if together.is_ok() {
+            for r in batch {
+                let _ = r.done.send(Ok(()));
+            }
+        } else {
+            for r in batch {
+                let alone = insert(&c, &r);
+                let _ = r.done.send(alone);
+            }
+        }
+    }
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -86,9 +139,18 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         let mut changes = path.as_os_str().to_owned();
         changes.push("-changes");
+        let conn = Arc::new(Mutex::new(conn));
+        let (records, rx) = std::sync::mpsc::channel();
+        let writer = conn.clone();
+        // It ends when the store is dropped and the channel closes.
+        std::thread::Builder::new()
+            .name("owl-records".into())
+            .spawn(move || write_records(writer, rx))
+            .map_err(backend)?;
         Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
             changes: changes.into(),
+            records,
         })
     }
 
@@ -450,13 +512,17 @@ impl Store for SqliteStore {
             a.filter_name(),
             a.start,
         );
-        self.run(move |c| {
-            c.prepare_cached("INSERT INTO activations (namespace, id, name_key, start, doc) VALUES (?, ?, ?, ?, ?)")?
-                .execute(params![ns, id, name_key, start, doc],
-            )?;
-            Ok(())
-        })
-        .await
+        let (done, committed) = tokio::sync::oneshot::channel();
+        let record = Record {
+            row: (ns, id, name_key, start, doc),
+            done,
+        };
+        self.records
+            .send(record)
+            .map_err(|_| backend("the record writer stopped"))?;
+        committed
+            .await
+            .map_err(|_| backend("the record writer stopped"))?
     }
 
     async fn get_activation(

@@ -316,6 +316,30 @@ macro_rules! contract {
             }
 
             #[tokio::test]
+            async fn records_written_at_once_are_all_kept_and_a_duplicate_alone_is_refused() {
+                let s = store();
+                let records: Vec<Activation> = (0..300)
+                    .map(|i| activation("guest", "a", i, "guest/a"))
+                    .collect();
+                let duplicate = records[0].clone();
+                let writes = records.iter().map(|a| s.put_activation(a));
+                let results = futures_util::future::join_all(writes).await;
+                assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+                let (again, other) = futures_util::future::join(
+                    s.put_activation(&duplicate),
+                    s.put_activation(&activation("guest", "b", 1, "guest/b")),
+                )
+                .await;
+                assert_eq!(again, Err(StoreError::Conflict));
+                assert_eq!(other, Ok(()));
+                let q = ActivationQuery {
+                    limit: Some(1000),
+                    ..Default::default()
+                };
+                assert_eq!(s.count_activations(&q).await.unwrap(), 301);
+            }
+
+            #[tokio::test]
             async fn activations_list_newest_first_and_filter_by_name_and_time() {
                 let s = store();
                 let a1 = activation("guest", "hello", 100, "guest/hello");
