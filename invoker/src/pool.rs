@@ -356,9 +356,14 @@ impl Pool {
                     may_queue = false;
                 }
                 Decision::Prewarm(c) => {
-                    let pool = self.clone();
+                    // Its replacement starts once this one is initialized: a container being
+                    // created beside the /init would slow the very start the stem cell saves.
+                    let (pool, taken) = (self.clone(), c.clone());
                     let (kind, image, memory) = (c.kind.clone(), want.image.clone(), c.memory_mb);
-                    tokio::spawn(async move { pool.add_prewarm(&kind, &image, memory).await });
+                    tokio::spawn(async move {
+                        taken.init_outcome().await;
+                        pool.add_prewarm(&kind, &image, memory).await
+                    });
                     return Ok((c, Start::Prewarmed));
                 }
                 Decision::Cold => {
