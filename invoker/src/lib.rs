@@ -6,14 +6,15 @@
 //! - [`activation`]: one activation from message to record: fetch the action, get a container, init,
 //!   run, classify the outcome, collect logs, store the record, answer the controller. The invariant
 //!   lives here: every message taken produces exactly one record and one completion.
-//! - [`pool`]: the container pool: warm containers per action, prewarmed stem cells per kind and
-//!   memory, cold starts within the memory budget, queueing when it is spent, pause and removal of
-//!   idle containers.
-//! - [`docker`]: containers through the Docker Engine API: create with limits, start, pause, resume,
-//!   remove, and the leftovers of a crash.
+//! - [`pool`]: the container pool: warm containers per action (shared up to the action's
+//!   concurrency), prewarmed stem cells per kind and memory, waiting for a busy container when that is
+//!   sooner than a start, cold starts within the memory budget, queueing when it is spent, pause and
+//!   removal of idle containers, and the order in which a container's activations read its lines.
+//! - [`docker`]: containers through the Docker Engine API: create with limits, attach to the output,
+//!   start, pause, resume, remove, and the leftovers of a crash.
 //! - [`protocol`]: `POST /init` and `POST /run` against a container, with time limits, and how their
 //!   answers become activation outcomes.
-//! - [`logs`]: a container's stdout and stderr, followed from its start and cut per activation at the
+//! - [`logs`]: a container's stdout and stderr, attached from its start and cut per activation at the
 //!   sentinel lines, in OpenWhisk's log line format.
 
 pub mod activation;
