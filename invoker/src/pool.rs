@@ -17,10 +17,11 @@
 //! least recently used idle container is removed to make room; else the request waits until memory
 //! frees up.
 //!
-//! Before starting a container for an action whose containers are all busy, the pool weighs the
-//! wait: if the action's containers free up often enough that the queue ahead would drain sooner
-//! than a start takes (a prewarm's `/init`, or a cold start, as measured), the activation queues for
-//! the next of them to be released, which hands itself over directly. A queued activation that
+//! Before starting a container for an action whose containers are all busy (and at least as many as
+//! the machine has cores: fewer would leave cores idle), the pool weighs the wait: if the action's
+//! containers free up often enough that the queue ahead would drain sooner than a start takes (a
+//! prewarm's `/init`, or a cold start, as measured), the activation queues for the next of them to be
+//! released, which hands itself over directly. A queued activation that
 //! waits longer than the start would have taken starts one after all. Short actions under load thus
 //! run on the containers they have instead of paying cold starts (and their CPU) to gain nothing;
 //! OpenWhisk starts a container for each activation that finds all busy.
@@ -219,6 +220,8 @@ pub struct Want {
 }
 
 pub struct Pool {
+    /// An action may have this many containers busy before its activations weigh waiting.
+    cores: usize,
     config: InvokerConfig,
     docker: Docker,
     inner: Mutex<Inner>,
@@ -267,6 +270,7 @@ enum Decision {
 impl Pool {
     pub fn new(config: InvokerConfig, docker: Docker) -> Arc<Pool> {
         Arc::new(Pool {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             config,
             docker,
             inner: Mutex::new(Inner {
@@ -440,7 +444,7 @@ impl Pool {
         }
         if may_queue
             && want.concurrency <= 1
-            && let Some(rx) = Self::queue_if_sooner(&mut inner, want)
+            && let Some(rx) = Self::queue_if_sooner(&mut inner, want, self.cores)
         {
             return rx;
         }
@@ -493,14 +497,16 @@ impl Pool {
 
     /// Queues the activation for a busy container of its action when the queue ahead of it should
     /// drain sooner than a container would start.
-    fn queue_if_sooner(inner: &mut Inner, want: &Want) -> Option<Decision> {
+    fn queue_if_sooner(inner: &mut Inner, want: &Want, cores: usize) -> Option<Decision> {
         let (occupancy, _) = *inner.occupancy.get(&want.key)?;
         let busy = inner
             .entries
             .values()
             .filter(|e| e.key.as_ref() == Some(&want.key) && matches!(e.state, State::Busy { .. }))
-            .count();
-        if busy == 0 {
+            .count()
+            + inner.starting.get(&want.key).copied().unwrap_or(0);
+        // Fewer containers than cores leave cores idle: those always start.
+        if busy < cores {
             return None;
         }
         let stem = want.may_use_prewarm
