@@ -294,31 +294,79 @@ async fn run(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
     response
 }
 
-async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<String, ProxyError> {
-    let mut message: Map<String, Value> = match serde_json::from_slice(body) {
+/// The parts of a `/run` body the proxy looks at; the rest goes to the launcher as it came.
+#[derive(serde::Deserialize)]
+struct RunBody<'a> {
+    #[serde(borrow)]
+    value: Option<&'a serde_json::value::RawValue>,
+}
+
+fn not_an_object() -> ProxyError {
+    ProxyError::new(
+        403,
+        "Internal system error: the body must be a JSON object.",
+    )
+}
+
+fn not_a_dictionary(type_name: &str) -> ProxyError {
+    ProxyError::new(
+        403,
+        format!(
+            "Internal system error: the argument must be a dictionary but has type '{type_name}'."
+        ),
+    )
+}
+
+/// A `/run` body whose `value` is a dictionary or an array, as the launcher's line: the body itself
+/// when it has a `value` (its line breaks, whitespace in JSON, made spaces), rebuilt when not.
+fn launcher_line(body: &[u8]) -> Result<String, ProxyError> {
+    let starts_object = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{');
+    if !starts_object {
+        return Err(not_an_object());
+    }
+    let probe: RunBody = serde_json::from_slice(body).map_err(|_| not_an_object())?;
+    let Some(value) = probe.value else {
+        let mut message = parse_run(body)?.0;
+        message.insert("value".into(), Value::Object(Map::new()));
+        return Ok(Value::Object(message).to_string());
+    };
+    match value.get().as_bytes().first() {
+        Some(b'{') | Some(b'[') => {}
+        Some(b'"') => return Err(not_a_dictionary("string")),
+        Some(b't') | Some(b'f') => return Err(not_a_dictionary("boolean")),
+        Some(b'n') => return Err(not_a_dictionary("null")),
+        _ => return Err(not_a_dictionary("number")),
+    }
+    let flat: Vec<u8> = body
+        .iter()
+        .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+        .collect();
+    String::from_utf8(flat).map_err(|_| not_an_object())
+}
+
+/// A `/run` body as its fields, and its `value` (`{}` when absent), a dictionary or an array.
+fn parse_run(body: &[u8]) -> Result<(Map<String, Value>, Value), ProxyError> {
+    let message: Map<String, Value> = match serde_json::from_slice(body) {
         Ok(Value::Object(o)) => o,
-        _ => {
-            return Err(ProxyError::new(
-                403,
-                "Internal system error: the body must be a JSON object.",
-            ));
-        }
+        _ => return Err(not_an_object()),
     };
     let value = message
         .get("value")
         .cloned()
         .unwrap_or_else(|| Value::Object(Map::new()));
     if !(value.is_object() || value.is_array()) {
-        return Err(ProxyError::new(
-            403,
-            format!(
-                "Internal system error: the argument must be a dictionary but has type '{}'.",
-                type_name(&value)
-            ),
-        ));
+        return Err(not_a_dictionary(type_name(&value)));
     }
+    Ok((message, value))
+}
+
+async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<String, ProxyError> {
     let line = match &loaded.kind {
         ActionKind::Native { exec } => {
+            let (mut message, value) = parse_run(body)?;
             message.remove("value");
             native::run(exec, &value, &message, &loaded.env)
                 .await
@@ -330,6 +378,7 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
             file,
             launcher,
         } => {
+            let request = launcher_line(body)?;
             let running = {
                 let mut slot = launcher.lock().await;
                 match &*slot {
@@ -348,8 +397,7 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
                     }
                 }
             };
-            message.insert("value".into(), value);
-            match running.run(&Value::Object(message).to_string()).await {
+            match running.run(&request).await {
                 Ok(line) => line,
                 Err(failure) => {
                     let mut slot = launcher.lock().await;
@@ -369,19 +417,30 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
             }
         }
     };
-    match serde_json::from_str::<Value>(&line) {
-        Ok(Value::Object(o)) if o.len() == 1 && o.contains_key(DEVELOPER_ERROR_KEY) => {
-            let m = o[DEVELOPER_ERROR_KEY]
-                .as_str()
-                .unwrap_or("The action failed.")
-                .to_string();
-            Err(ProxyError::new(502, m))
-        }
-        Ok(Value::Object(_)) | Ok(Value::Array(_)) => Ok(line),
-        _ => Err(ProxyError::new(
-            502,
-            "The action did not return a dictionary or array.",
-        )),
+    result_of(line)
+}
+
+/// An action's result line: a JSON dictionary or array, or its failure to run.
+fn result_of(line: String) -> Result<String, ProxyError> {
+    let not_a_result = || ProxyError::new(502, "The action did not return a dictionary or array.");
+    if line.starts_with(&format!("{{\"{DEVELOPER_ERROR_KEY}\""))
+        && let Ok(Value::Object(o)) = serde_json::from_str::<Value>(&line)
+        && o.len() == 1
+    {
+        let m = o[DEVELOPER_ERROR_KEY]
+            .as_str()
+            .unwrap_or("The action failed.");
+        return Err(ProxyError::new(502, m.to_string()));
+    }
+    // Checked, not built: the line goes out as it came.
+    let bracketed = matches!(
+        line.trim_start().as_bytes().first(),
+        Some(b'{') | Some(b'[')
+    );
+    if bracketed && serde_json::from_str::<serde::de::IgnoredAny>(&line).is_ok() {
+        Ok(line)
+    } else {
+        Err(not_a_result())
     }
 }
 

@@ -351,6 +351,37 @@ mod $name {
     }
 
     #[test]
+    fn run_bodies_are_checked_and_passed_on_whole() {
+        let p = start();
+        p.init("function main(a) { return a.text === 'scalar' ? 'a string' : a }", "main", false);
+        let refused = |body: &str| {
+            let (s, v, _) = p.post_raw("/run", body.as_bytes());
+            (s, v["error"].as_str().unwrap_or_default().to_string())
+        };
+        assert_eq!(
+            refused("[1]"),
+            (403, "Internal system error: the body must be a JSON object.".into())
+        );
+        for (value, kind) in [("\"s\"", "string"), ("5", "number"), ("null", "null"), ("true", "boolean")] {
+            assert_eq!(
+                refused(&format!("{{\"value\": {value}}}")),
+                (403, format!("Internal system error: the argument must be a dictionary but has type '{kind}'."))
+            );
+        }
+        // No value: the action gets an empty one.
+        let (s, v, _) = p.post_raw("/run", br#"{"activation_id": "x"}"#);
+        assert_eq!((s, v), (200, json!({})));
+        // Line breaks between tokens and escaped ones inside strings both survive.
+        let pretty = "{\n  \"value\": {\n    \"text\": \"two\\nlines\"\n  }\r\n}";
+        let (s, v, _) = p.post_raw("/run", pretty.as_bytes());
+        assert_eq!((s, v), (200, json!({"text": "two\nlines"})));
+        assert_eq!(
+            p.run(json!({"text": "scalar"})),
+            (502, json!({"error": "The action did not return a dictionary or array."}))
+        );
+    }
+
+    #[test]
     fn echo_returns_unicode_and_arrays_unchanged() {
         let p = start();
         p.init("function main(a) { return a }", "main", false);
