@@ -17,11 +17,12 @@
 //! least recently used idle container is removed to make room; else the request waits until memory
 //! frees up.
 //!
-//! Before starting a container for an action whose containers are all busy (and at least as many as
-//! the machine has cores: fewer would leave cores idle), the pool weighs the wait: if the action's
-//! containers free up often enough that the queue ahead would drain sooner than a start takes (a
-//! prewarm's `/init`, or a cold start, as measured), the activation queues for the next of them to be
-//! released, which hands itself over directly. A queued activation that
+//! Before starting a container for an action whose containers are all busy (while the pool has at
+//! least as many busy containers as the machine has cores: fewer would leave cores idle), the pool
+//! weighs the wait: if the action's
+//! containers free up often enough that the queue ahead would drain sooner than a cold start takes
+//! (as measured; a stem cell starts faster, but its replacement costs a cold start), the activation
+//! queues for the next of them to be released, which hands itself over directly. A queued activation that
 //! waits longer than the start would have taken starts one after all. Short actions under load thus
 //! run on the containers they have instead of paying cold starts (and their CPU) to gain nothing;
 //! OpenWhisk starts a container for each activation that finds all busy.
@@ -176,8 +177,6 @@ impl Entry {
     }
 }
 
-/// What a prewarmed container's start costs an activation (its `/init`), in milliseconds.
-const PREWARM_START_MS: f64 = 20.0;
 /// How much a new measurement moves a moving average.
 const EWMA_WEIGHT: f64 = 0.2;
 
@@ -220,7 +219,7 @@ pub struct Want {
 }
 
 pub struct Pool {
-    /// An action may have this many containers busy before its activations weigh waiting.
+    /// The pool may have this many containers busy before activations weigh waiting.
     cores: usize,
     config: InvokerConfig,
     docker: Docker,
@@ -499,30 +498,25 @@ impl Pool {
     /// drain sooner than a container would start.
     fn queue_if_sooner(inner: &mut Inner, want: &Want, cores: usize) -> Option<Decision> {
         let (occupancy, _) = *inner.occupancy.get(&want.key)?;
-        let busy = inner
-            .entries
-            .values()
-            .filter(|e| e.key.as_ref() == Some(&want.key) && matches!(e.state, State::Busy { .. }))
-            .count()
-            + inner.starting.get(&want.key).copied().unwrap_or(0);
-        // Fewer containers than cores leave cores idle: those always start.
-        if busy < cores {
+        let starting: usize = inner.starting.values().sum();
+        let (mut busy, mut busy_here) = (starting, 0);
+        for e in inner.entries.values() {
+            if matches!(e.state, State::Busy { .. }) {
+                busy += 1;
+                busy_here += usize::from(e.key.as_ref() == Some(&want.key));
+            }
+        }
+        busy_here += inner.starting.get(&want.key).copied().unwrap_or(0);
+        // Fewer busy containers than cores leave cores idle: then one more always starts.
+        if busy < cores || busy_here == 0 {
             return None;
         }
-        let stem = want.may_use_prewarm
-            && inner.entries.values().any(|e| {
-                e.state == State::Prewarm
-                    && e.container.kind == want.kind
-                    && e.container.memory_mb == want.memory_mb
-            });
-        let start_ms = if stem {
-            PREWARM_START_MS
-        } else {
-            inner.cold_ms
-        };
+        // A stem cell starts faster, but taking one costs its replacement's cold start: a cold
+        // start is what either costs the machine.
+        let start_ms = inner.cold_ms;
         let queue = inner.queued.entry(want.key.clone()).or_default();
         queue.retain(|tx| !tx.is_closed());
-        let wait_ms = occupancy * (queue.len() + 1) as f64 / busy as f64;
+        let wait_ms = occupancy * (queue.len() + 1) as f64 / busy_here as f64;
         if wait_ms >= start_ms {
             return None;
         }
