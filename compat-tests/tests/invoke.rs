@@ -22,6 +22,23 @@ fn invoke(c: &Client, name: &str, query: &str, params: Value) -> Response {
     c.post(&format!("{NS}/actions/{name}?{query}"), &params)
 }
 
+/// `n` invokes of `name` at once, each from its own client.
+fn invoke_together(owl: &Owl, name: &str, query: &str, n: usize) -> Vec<Response> {
+    let base = owl.base.clone();
+    (0..n)
+        .map(|_| {
+            let (base, name, query) = (base.clone(), name.to_string(), query.to_string());
+            std::thread::spawn(move || {
+                let c = Client::new(&base, Some(owl_compat_tests::GUEST_KEY));
+                invoke(&c, &name, &query, json!({}))
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect()
+}
+
 /// Polls for the stored record (written after the logs are collected).
 fn record(c: &Client, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -654,19 +671,7 @@ fn an_action_allowed_concurrency_runs_overlapping_activations_in_one_container()
     );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["limits"]["concurrency"], json!(3));
-    let base = owl.base.clone();
-    let answers: Vec<Response> = (0..3)
-        .map(|_| {
-            let base = base.clone();
-            std::thread::spawn(move || {
-                let c = Client::new(&base, Some(owl_compat_tests::GUEST_KEY));
-                invoke(&c, "together", "blocking=true", json!({}))
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|h| h.join().unwrap())
-        .collect();
+    let answers = invoke_together(&owl, "together", "blocking=true", 3);
     let host = answers[0].body["response"]["result"]["host"].clone();
     for a in &answers {
         assert_eq!(a.status, 200, "{}", a.text);
@@ -752,22 +757,6 @@ fn containers_are_reached_through_a_published_port_when_asked() {
     assert!(logs[0].as_str().unwrap().ends_with("stdout: hi"), "{logs}");
 }
 
-fn invoke_together(owl: &Owl, name: &str, n: usize) -> Vec<Response> {
-    let base = owl.base.clone();
-    (0..n)
-        .map(|_| {
-            let (base, name) = (base.clone(), name.to_string());
-            std::thread::spawn(move || {
-                let c = Client::new(&base, Some(owl_compat_tests::GUEST_KEY));
-                invoke(&c, &name, "blocking=true&result=true", json!({}))
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|h| h.join().unwrap())
-        .collect()
-}
-
 #[test]
 fn a_short_action_under_load_waits_for_its_busy_container_and_a_long_one_gets_another() {
     let owl = Owl::start_with(&["--no-prewarm"]);
@@ -786,7 +775,7 @@ fn a_short_action_under_load_waits_for_its_busy_container_and_a_long_one_gets_an
     }
     // Up to one container per core runs it; past those, activations wait for them.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for r in invoke_together(&owl, "short", cores + 4) {
+    for r in invoke_together(&owl, "short", "blocking=true&result=true", cores + 4) {
         assert_eq!((r.status, &r.body), (200, &json!({"ok": true})));
     }
     let short = owl.containers().len();
@@ -799,7 +788,7 @@ fn a_short_action_under_load_waits_for_its_busy_container_and_a_long_one_gets_an
         invoke(&c, "long", "blocking=true&result=true", json!({})).status,
         200
     );
-    for r in invoke_together(&owl, "long", cores + 1) {
+    for r in invoke_together(&owl, "long", "blocking=true&result=true", cores + 1) {
         assert_eq!((r.status, &r.body), (200, &json!({"ok": true})));
     }
     // One more container than cores: waiting 3 s for one would have taken longer than starting.

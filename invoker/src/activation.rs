@@ -257,7 +257,7 @@ impl Runner {
         let started_at = now_millis();
         let wait_ms = started_at - msg.received;
         let mut init_ms = None;
-        if start.needs_init() {
+        let init_failed = if start.needs_init() {
             let body = init_body(action, msg, &deadline, api_key.as_deref(), init_args);
             let t0 = Instant::now();
             let answer = self.client.init(container.addr, body, timeout).await;
@@ -269,28 +269,25 @@ impl Runner {
                 None => Init::Done,
                 Some(o) => Init::Failed(o.clone()),
             });
-            if let Some(outcome) = failure {
-                return Ran {
-                    outcome,
-                    start: started_at,
-                    end: now_millis(),
-                    init_ms,
-                    wait_ms,
-                    container: Some(container),
-                };
-            }
+            failure
         } else if start == Start::Joined {
             // Another activation is initializing this container: its init's outcome is ours.
-            if let Init::Failed(outcome) = container.init_outcome().await {
-                return Ran {
-                    outcome,
-                    start: started_at,
-                    end: now_millis(),
-                    init_ms,
-                    wait_ms,
-                    container: Some(container),
-                };
+            match container.init_outcome().await {
+                Init::Failed(outcome) => Some(outcome),
+                _ => None,
             }
+        } else {
+            None
+        };
+        if let Some(outcome) = init_failed {
+            return Ran {
+                outcome,
+                start: started_at,
+                end: now_millis(),
+                init_ms,
+                wait_ms,
+                container: Some(container),
+            };
         }
         let run = RunRequest {
             value: Value::Object(value),

@@ -67,6 +67,33 @@ impl CachedStore {
         s
     }
 
+    /// The value kept under `key` in the map `map` picks, else what `fetch` reads, kept unless the
+    /// cache was emptied meanwhile (the read may have raced a write).
+    async fn through<V: Clone>(
+        &self,
+        map: fn(&mut State) -> &mut HashMap<String, V>,
+        key: &str,
+        fetch: impl std::future::Future<Output = Result<V>>,
+    ) -> Result<V> {
+        let generation = {
+            let mut s = self.current();
+            if let Some(hit) = map(&mut s).get(key) {
+                return Ok(hit.clone());
+            }
+            s.generation
+        };
+        let value = fetch.await?;
+        let mut s = self.current();
+        if s.generation == generation {
+            let kept = map(&mut s);
+            if kept.len() >= MAX_ENTRIES {
+                kept.clear();
+            }
+            kept.insert(key.to_string(), value.clone());
+        }
+        Ok(value)
+    }
+
     fn emptied<T>(&self, r: Result<T>) -> Result<T> {
         self.current().clear();
         r
@@ -76,22 +103,8 @@ impl CachedStore {
 #[async_trait]
 impl Store for CachedStore {
     async fn get_entity(&self, id: &str) -> Result<Option<Stored<Entity>>> {
-        let generation = {
-            let s = self.current();
-            if let Some(hit) = s.entities.get(id) {
-                return Ok(hit.clone());
-            }
-            s.generation
-        };
-        let value = self.inner.get_entity(id).await?;
-        let mut s = self.current();
-        if s.generation == generation {
-            if s.entities.len() >= MAX_ENTRIES {
-                s.entities.clear();
-            }
-            s.entities.insert(id.to_string(), value.clone());
-        }
-        Ok(value)
+        self.through(|s| &mut s.entities, id, self.inner.get_entity(id))
+            .await
     }
 
     async fn put_entity(&self, entity: &Entity, rev: Option<&Rev>) -> Result<Rev> {
@@ -132,22 +145,12 @@ impl Store for CachedStore {
 
     async fn identity_for_key(&self, key: &AuthKey) -> Result<Option<Identity>> {
         let compact = key.compact();
-        let generation = {
-            let s = self.current();
-            if let Some(hit) = s.identities.get(&compact) {
-                return Ok(hit.clone());
-            }
-            s.generation
-        };
-        let value = self.inner.identity_for_key(key).await?;
-        let mut s = self.current();
-        if s.generation == generation {
-            if s.identities.len() >= MAX_ENTRIES {
-                s.identities.clear();
-            }
-            s.identities.insert(compact, value.clone());
-        }
-        Ok(value)
+        self.through(
+            |s| &mut s.identities,
+            &compact,
+            self.inner.identity_for_key(key),
+        )
+        .await
     }
 
     async fn subjects_of_namespace(&self, namespace: &EntityName) -> Result<Vec<Subject>> {
