@@ -279,15 +279,17 @@ impl Runner {
         } else {
             None
         };
+        // How the activation ended once it had its container, now.
+        let finished = |outcome, init_ms, container| Ran {
+            outcome,
+            start: started_at,
+            end: now_millis(),
+            init_ms,
+            wait_ms,
+            container: Some(container),
+        };
         if let Some(outcome) = init_failed {
-            return Ran {
-                outcome,
-                start: started_at,
-                end: now_millis(),
-                init_ms,
-                wait_ms,
-                container: Some(container),
-            };
+            return finished(outcome, init_ms, container);
         }
         let run = RunRequest {
             value: Value::Object(value),
@@ -310,14 +312,7 @@ impl Runner {
         };
         let oom = failed && self.pool.docker().oom_killed(&container.id).await;
         let outcome = protocol::run_outcome(answer, timeout_ms, self.config.result_limit, oom);
-        Ran {
-            outcome,
-            start: started_at,
-            end: now_millis(),
-            init_ms,
-            wait_ms,
-            container: Some(container),
-        }
+        finished(outcome, init_ms, container)
     }
 
     fn record(

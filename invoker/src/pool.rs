@@ -17,15 +17,15 @@
 //! least recently used idle container is removed to make room; else the request waits until memory
 //! frees up.
 //!
-//! Before starting a container for an action whose containers are all busy (while the pool has at
-//! least as many busy containers as the machine has cores: fewer would leave cores idle), the pool
-//! weighs the wait: if the action's
-//! containers free up often enough that the queue ahead would drain sooner than a cold start takes
-//! (as measured; a stem cell starts faster, but its replacement costs a cold start), the activation
-//! queues for the next of them to be released, which hands itself over directly. A queued activation that
-//! waits longer than the start would have taken starts one after all. Short actions under load thus
-//! run on the containers they have instead of paying cold starts (and their CPU) to gain nothing;
-//! OpenWhisk starts a container for each activation that finds all busy.
+//! Before starting a container for an action whose containers are all busy, while the pool has at
+//! least as many busy containers as the machine has cores (fewer would leave cores idle), the pool
+//! weighs the wait: if the action's containers free up often enough that the queue ahead would drain
+//! sooner than a cold start takes (as measured; a stem cell starts faster, but its replacement costs
+//! a cold start), the activation queues for the next of them to be released, which hands itself
+//! over directly. A queue that stands still for a cold start's time gives up, and its activation
+//! starts a container after all. Short actions under load thus run on the containers they have
+//! instead of paying cold starts (and their CPU) to gain nothing; OpenWhisk starts a container for
+//! each activation that finds all busy.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -258,7 +258,7 @@ impl Inner {
 enum Decision {
     Warm(Arc<Container>, bool),
     Joined(Arc<Container>),
-    /// Queued for a busy container of the action, for at most this long.
+    /// Queued for a busy container of the action; given up when none came back for this long.
     Queue(oneshot::Receiver<Arc<Container>>, Duration),
     Prewarm(Arc<Container>),
     Cold,
@@ -514,14 +514,20 @@ impl Pool {
         // A stem cell starts faster, but taking one costs its replacement's cold start: a cold
         // start is what either costs the machine.
         let start_ms = inner.cold_ms;
-        let queue = inner.queued.entry(want.key.clone()).or_default();
-        queue.retain(|tx| !tx.is_closed());
-        let wait_ms = occupancy * (queue.len() + 1) as f64 / busy_here as f64;
+        let ahead = inner.queued.get_mut(&want.key).map_or(0, |q| {
+            q.retain(|tx| !tx.is_closed());
+            q.len()
+        });
+        let wait_ms = occupancy * (ahead + 1) as f64 / busy_here as f64;
         if wait_ms >= start_ms {
             return None;
         }
         let (tx, rx) = oneshot::channel();
-        queue.push_back(tx);
+        inner
+            .queued
+            .entry(want.key.clone())
+            .or_default()
+            .push_back(tx);
         Some(Decision::Queue(rx, Duration::from_secs_f64(start_ms / 1e3)))
     }
 
@@ -562,6 +568,7 @@ impl Pool {
                                 return;
                             }
                         }
+                        queued.remove(key);
                     }
                 }
                 e.state = if active > 1 {

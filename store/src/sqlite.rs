@@ -53,9 +53,9 @@ struct Record {
     done: tokio::sync::oneshot::Sender<Result<()>>,
 }
 
-/// Records that come within this long of the first go into its commit, up to this many. Nobody
-/// waits for a record on the request path (a blocking caller has its answer already), and one commit
-/// for many records costs little more than one for one.
+/// Records that come within this long of the first go into its commit, up to this many. No request
+/// waits for its record (a blocking caller has its answer already; only the completion, which frees
+/// the throttle slot, comes after it), and one commit for many records costs little more than one.
 const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(4);
 const RECORDS_PER_COMMIT: usize = 512;
 
