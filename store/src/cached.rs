@@ -170,6 +170,24 @@ impl Store for CachedStore {
         self.emptied(r)
     }
 
+    // Service documents are read by their services (which keep what they need), never cached here.
+
+    async fn get_doc(&self, id: &str) -> Result<Option<Stored<serde_json::Value>>> {
+        self.inner.get_doc(id).await
+    }
+
+    async fn put_doc(&self, id: &str, doc: &serde_json::Value, rev: Option<&Rev>) -> Result<Rev> {
+        self.inner.put_doc(id, doc, rev).await
+    }
+
+    async fn delete_doc(&self, id: &str, rev: &Rev) -> Result<()> {
+        self.inner.delete_doc(id, rev).await
+    }
+
+    async fn list_docs(&self, prefix: &str) -> Result<Vec<(String, Stored<serde_json::Value>)>> {
+        self.inner.list_docs(prefix).await
+    }
+
     async fn put_activation(&self, activation: &Activation) -> Result<()> {
         self.inner.put_activation(activation).await
     }

@@ -144,6 +144,18 @@ pub trait Store: Send + Sync + 'static {
     /// asked on every cached read.
     fn change_token(&self) -> Option<u64>;
 
+    // Documents of Owl's own services: alarm schedules, leases, the installed catalog's version.
+    // JSON under an id, revisioned like entities (a stale revision is a conflict), so that two
+    // controllers sharing a store never both win a change.
+
+    async fn get_doc(&self, id: &str) -> Result<Option<Stored<serde_json::Value>>>;
+    /// Same revision rules as [`Store::put_entity`].
+    async fn put_doc(&self, id: &str, doc: &serde_json::Value, rev: Option<&Rev>) -> Result<Rev>;
+    /// Same revision rules as [`Store::delete_entity`].
+    async fn delete_doc(&self, id: &str, rev: &Rev) -> Result<()>;
+    /// Every document whose id starts with `prefix`, ordered by id.
+    async fn list_docs(&self, prefix: &str) -> Result<Vec<(String, Stored<serde_json::Value>)>>;
+
     // Activation records: written once, keyed by namespace and id.
 
     async fn put_activation(&self, activation: &Activation) -> Result<()>;

@@ -21,6 +21,7 @@ struct State {
     subjects: BTreeMap<String, (Rev, Subject)>,
     limits: BTreeMap<String, NamespaceLimits>,
     activations: BTreeMap<(String, String), Activation>,
+    docs: BTreeMap<String, (Rev, serde_json::Value)>,
     /// Writes of entities, subjects and limits so far: the change token.
     changes: u64,
 }
@@ -205,6 +206,46 @@ impl Store for MemoryStore {
 
     fn change_token(&self) -> Option<u64> {
         Some(self.lock().changes)
+    }
+
+    async fn get_doc(&self, id: &str) -> Result<Option<Stored<serde_json::Value>>> {
+        Ok(self.lock().docs.get(id).map(|(rev, d)| Stored {
+            rev: rev.clone(),
+            value: d.clone(),
+        }))
+    }
+
+    async fn put_doc(&self, id: &str, doc: &serde_json::Value, rev: Option<&Rev>) -> Result<Rev> {
+        let mut s = self.lock();
+        check_rev(s.docs.get(id).map(|(r, _)| r), rev)?;
+        let new = new_rev(rev);
+        s.docs.insert(id.to_string(), (new.clone(), doc.clone()));
+        Ok(new)
+    }
+
+    async fn delete_doc(&self, id: &str, rev: &Rev) -> Result<()> {
+        let mut s = self.lock();
+        check_rev(s.docs.get(id).map(|(r, _)| r), Some(rev))?;
+        s.docs.remove(id);
+        Ok(())
+    }
+
+    async fn list_docs(&self, prefix: &str) -> Result<Vec<(String, Stored<serde_json::Value>)>> {
+        Ok(self
+            .lock()
+            .docs
+            .range(prefix.to_string()..)
+            .take_while(|(id, _)| id.starts_with(prefix))
+            .map(|(id, (rev, d))| {
+                (
+                    id.clone(),
+                    Stored {
+                        rev: rev.clone(),
+                        value: d.clone(),
+                    },
+                )
+            })
+            .collect())
     }
 
     async fn put_activation(&self, a: &Activation) -> Result<()> {

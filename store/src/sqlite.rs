@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS activations (
     namespace TEXT NOT NULL, id TEXT NOT NULL, name_key TEXT NOT NULL, start INTEGER NOT NULL,
     doc TEXT NOT NULL, PRIMARY KEY (namespace, id));
 CREATE INDEX IF NOT EXISTS activations_by_start ON activations (namespace, start DESC, id DESC);
+CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, rev TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS activations_by_name ON activations (namespace, name_key, start DESC, id DESC);
 "#;
 
@@ -508,6 +509,88 @@ impl Store for SqliteStore {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (m.len(), m.mtime(), m.mtime_nsec(), m.ino()).hash(&mut h);
         Some(h.finish())
+    }
+
+    async fn get_doc(&self, id: &str) -> Result<Option<Stored<serde_json::Value>>> {
+        let id = id.to_string();
+        self.run(move |c| {
+            let row: Option<(String, String)> = c
+                .prepare_cached("SELECT rev, doc FROM docs WHERE id = ?")?
+                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            row.map(|(rev, doc)| {
+                Ok(Stored {
+                    rev: Rev(rev),
+                    value: decode(&id, &doc)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_doc(&self, id: &str, doc: &serde_json::Value, rev: Option<&Rev>) -> Result<Rev> {
+        let (id, doc, rev) = (id.to_string(), doc.to_string(), rev.cloned());
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<String> = tx
+                .prepare_cached("SELECT rev FROM docs WHERE id = ?")?
+                .query_row([&id], |r| r.get(0))
+                .optional()?;
+            check_rev(current, rev.as_ref())?;
+            let new = new_rev(rev.as_ref());
+            tx.prepare_cached("INSERT OR REPLACE INTO docs (id, rev, doc) VALUES (?, ?, ?)")?
+                .execute(params![id, new.0, doc])?;
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn delete_doc(&self, id: &str, rev: &Rev) -> Result<()> {
+        let (id, rev) = (id.to_string(), rev.clone());
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<String> = tx
+                .prepare_cached("SELECT rev FROM docs WHERE id = ?")?
+                .query_row([&id], |r| r.get(0))
+                .optional()?;
+            check_rev(current, Some(&rev))?;
+            tx.prepare_cached("DELETE FROM docs WHERE id = ?")?
+                .execute([&id])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_docs(&self, prefix: &str) -> Result<Vec<(String, Stored<serde_json::Value>)>> {
+        let prefix = prefix.to_string();
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, rev, doc FROM docs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([&prefix], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            rows.map(|r| {
+                let (id, rev, doc) = r?;
+                let value = decode(&id, &doc)?;
+                Ok((
+                    id,
+                    Stored {
+                        rev: Rev(rev),
+                        value,
+                    },
+                ))
+            })
+            .collect()
+        })
+        .await
     }
 
     async fn put_activation(&self, a: &Activation) -> Result<()> {

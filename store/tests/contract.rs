@@ -100,6 +100,75 @@ macro_rules! contract {
             }
 
             #[tokio::test]
+            async fn service_documents_are_revisioned_and_a_stale_write_changes_nothing() {
+                let s = store();
+                assert_eq!(s.get_doc("alarm/guest/t").await.unwrap(), None);
+                let r1 = s.put_doc("alarm/guest/t", &json!({"n": 1}), None).await.unwrap();
+                assert_eq!(
+                    s.put_doc("alarm/guest/t", &json!({"n": 9}), None).await,
+                    Err(StoreError::Conflict)
+                );
+                let r2 = s
+                    .put_doc("alarm/guest/t", &json!({"n": 2}), Some(&r1))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    s.put_doc("alarm/guest/t", &json!({"n": 3}), Some(&r1)).await,
+                    Err(StoreError::Conflict)
+                );
+                assert_eq!(
+                    s.delete_doc("alarm/guest/t", &r1).await,
+                    Err(StoreError::Conflict)
+                );
+                let got = s.get_doc("alarm/guest/t").await.unwrap().unwrap();
+                assert_eq!((got.rev.clone(), got.value), (r2.clone(), json!({"n": 2})));
+                s.delete_doc("alarm/guest/t", &r2).await.unwrap();
+                assert_eq!(s.get_doc("alarm/guest/t").await.unwrap(), None);
+                assert_eq!(
+                    s.put_doc("alarm/guest/t", &json!({}), Some(&r2)).await,
+                    Err(StoreError::NotFound)
+                );
+            }
+
+            #[tokio::test]
+            async fn service_documents_list_by_prefix_in_id_order() {
+                let s = store();
+                for id in ["alarm/b/t", "lease/scheduler", "alarm/a/t", "alarms", "alarm/a/s"] {
+                    s.put_doc(id, &json!({"id": id}), None).await.unwrap();
+                }
+                let ids: Vec<String> = s
+                    .list_docs("alarm/")
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|(id, d)| {
+                        assert_eq!(d.value["id"], id.as_str());
+                        id
+                    })
+                    .collect();
+                assert_eq!(ids, ["alarm/a/s", "alarm/a/t", "alarm/b/t"]);
+                assert!(s.list_docs("nothing/").await.unwrap().is_empty());
+            }
+
+            #[tokio::test]
+            async fn racing_writers_of_one_service_document_have_exactly_one_winner() {
+                let s = store();
+                let r = s.put_doc("lease/x", &json!({"holder": null}), None).await.unwrap();
+                let mut tasks = Vec::new();
+                for i in 0..16 {
+                    let (s, r) = (s.clone(), r.clone());
+                    tasks.push(tokio::spawn(async move {
+                        s.put_doc("lease/x", &json!({"holder": i}), Some(&r)).await.is_ok()
+                    }));
+                }
+                let mut winners = 0;
+                for t in tasks {
+                    winners += t.await.unwrap() as usize;
+                }
+                assert_eq!(winners, 1);
+            }
+
+            #[tokio::test]
             async fn creating_an_entity_that_exists_is_a_conflict() {
                 let s = store();
                 s.put_entity(&action("guest", "a", 1), None).await.unwrap();
