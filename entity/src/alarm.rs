@@ -143,7 +143,11 @@ fn parse_date_text(s: &str) -> Option<EpochMillis> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.timestamp_millis());
     }
-    for f in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+    ] {
         if let Ok(d) = DateTime::parse_from_str(s, f) {
             return Some(d.timestamp_millis());
         }
@@ -355,10 +359,7 @@ impl Alarm {
                     return Err("alarms trigger feed is missing the cron parameter".into());
                 };
                 let cron = show(&cron);
-                let tz = params
-                    .get("timezone")
-                    .filter(|v| truthy(Some(v)))
-                    .map(show);
+                let tz = params.get("timezone").filter(|v| truthy(Some(v))).map(show);
                 check_cron(&cron, tz.as_deref(), limit_cron_fields)?;
                 first_cron = parse_cron(&cron)
                     .and_then(|c| cron_next(&c, parse_timezone(tz.as_deref()).ok()?, now));
@@ -482,7 +483,11 @@ impl Alarm {
         };
         a.next_fire = a.first_fire_after(now);
         if a.next_fire.is_none() {
-            a.stop("the next scheduled trigger fire is after the stop date", None, now);
+            a.stop(
+                "the next scheduled trigger fire is after the stop date",
+                None,
+                now,
+            );
         }
         Ok(a)
     }
@@ -549,7 +554,11 @@ impl Alarm {
             && self.max_triggers > 0
             && self.fire_count >= self.max_triggers as u64
         {
-            self.stop("Automatically disabled after reaching max triggers", None, now);
+            self.stop(
+                "Automatically disabled after reaching max triggers",
+                None,
+                now,
+            );
         } else if next.is_none() {
             let what = if self.minutes.is_some() {
                 "interval"
@@ -722,7 +731,13 @@ mod tests {
 
     #[test]
     fn bad_crons_and_time_zones_are_refused_in_upstreams_words() {
-        for bad in ["* * *", "61 * * * *", "* * * * * * *", "not a cron", "*/0 * * * *"] {
+        for bad in [
+            "* * *",
+            "61 * * * *",
+            "* * * * * * *",
+            "not a cron",
+            "*/0 * * * *",
+        ] {
             assert_eq!(
                 create(json!({"cron": bad})).unwrap_err(),
                 format!("cron pattern '{bad}' is not valid")
@@ -737,8 +752,15 @@ mod tests {
             "alarms trigger feed is missing the cron parameter"
         );
         assert_eq!(
-            Alarm::create(&params(json!({"cron": "5 * * * * *"})), "g", "t", "k", NOW, true)
-                .unwrap_err(),
+            Alarm::create(
+                &params(json!({"cron": "5 * * * * *"})),
+                "g",
+                "t",
+                "k",
+                NOW,
+                true
+            )
+            .unwrap_err(),
             "cron pattern is limited to 5 fields with 1 minute as the finest granularity"
         );
     }
@@ -754,8 +776,10 @@ mod tests {
             "startDate parameter 'yesterday' is not a valid Date"
         );
         assert_eq!(
-            create(json!({"cron": "* * * * *", "startDate": NOW + 600_000, "stopDate": NOW + 60_000}))
-                .unwrap_err(),
+            create(
+                json!({"cron": "* * * * *", "startDate": NOW + 600_000, "stopDate": NOW + 60_000})
+            )
+            .unwrap_err(),
             format!(
                 "stopDate parameter '{}' must be greater than the startDate parameter '{}'",
                 NOW + 60_000,
@@ -771,8 +795,10 @@ mod tests {
                 .unwrap_err(),
             "maxTriggers is not allowed when the stopDate parameter is specified"
         );
-        let mut a = create(json!({"cron": "* * * * *", "startDate": "2026-12-03T11:00:00Z",
-                                  "stopDate": "2026-12-03T11:02:00Z"}))
+        let mut a = create(
+            json!({"cron": "* * * * *", "startDate": "2026-12-03T11:00:00Z",
+                                  "stopDate": "2026-12-03T11:02:00Z"}),
+        )
         .unwrap();
         assert_eq!(a.next_fire.map(iso).unwrap(), "2026-12-03T11:01:00.000Z");
         a.fired(a.next_fire.unwrap(), a.next_fire.unwrap());
@@ -790,7 +816,10 @@ mod tests {
         let mut a = create(json!({"fireOnce": true, "date": "2026-12-03T10:00:30Z"})).unwrap();
         assert_eq!(a.next_fire, Some(NOW + 30_000));
         a.fired(NOW + 30_000, NOW + 30_001);
-        assert_eq!((a.status.active, a.next_fire, a.fire_count), (false, None, 1));
+        assert_eq!(
+            (a.status.active, a.next_fire, a.fire_count),
+            (false, None, 1)
+        );
         assert_eq!(
             a.status.reason.unwrap().message,
             "Automatically disabled after firing once"
@@ -819,8 +848,14 @@ mod tests {
         b.fired(NOW + 30_000, NOW + 30_002);
         assert_eq!(b.next_fire, Some(NOW + 150_000));
         for (m, e) in [
-            (json!(-1), "the minutes parameter must be an integer greater than zero"),
-            (json!(0), "interval trigger feed is missing the minutes parameter"),
+            (
+                json!(-1),
+                "the minutes parameter must be an integer greater than zero",
+            ),
+            (
+                json!(0),
+                "interval trigger feed is missing the minutes parameter",
+            ),
             (json!(0.5), "the minutes parameter must be an integer"),
             (json!("x"), "the minutes parameter must be an integer"),
         ] {
@@ -837,7 +872,8 @@ mod tests {
 
     #[test]
     fn an_interval_past_its_start_keeps_its_rhythm() {
-        let mut a = create(json!({"isInterval": true, "minutes": 1, "startDate": NOW + 1_000})).unwrap();
+        let mut a =
+            create(json!({"isInterval": true, "minutes": 1, "startDate": NOW + 1_000})).unwrap();
         // Read back much later: the next fire is on the start's grid.
         assert_eq!(a.first_fire_after(NOW + 125_000), Some(NOW + 181_000));
         a.stop_date = Some(json!(NOW + 150_000));
@@ -847,15 +883,21 @@ mod tests {
     #[test]
     fn payloads_are_objects_and_strings_are_wrapped() {
         assert_eq!(
-            create(json!({"cron": "* * * * *", "trigger_payload": "hi"})).unwrap().payload,
+            create(json!({"cron": "* * * * *", "trigger_payload": "hi"}))
+                .unwrap()
+                .payload,
             json!({"payload": "hi"})
         );
         assert_eq!(
-            create(json!({"cron": "* * * * *", "trigger_payload": ""})).unwrap().payload,
+            create(json!({"cron": "* * * * *", "trigger_payload": ""}))
+                .unwrap()
+                .payload,
             json!({})
         );
         assert_eq!(
-            create(json!({"cron": "* * * * *", "trigger_payload": {"a": 1}})).unwrap().payload,
+            create(json!({"cron": "* * * * *", "trigger_payload": {"a": 1}}))
+                .unwrap()
+                .payload,
             json!({"a": 1})
         );
         assert!(create(json!({"cron": "* * * * *", "trigger_payload": [1]})).is_err());
@@ -877,7 +919,12 @@ mod tests {
         assert_eq!(c.skip_missed(NOW + 125_000, 1_000), 12);
         assert_eq!(c.next_fire, Some(NOW + 130_000));
         a = b;
-        assert!(a.last_error.unwrap().message.starts_with("missed 11 scheduled fires from 2026-12-03T10:00:10.000Z"));
+        assert!(
+            a.last_error
+                .unwrap()
+                .message
+                .starts_with("missed 11 scheduled fires from 2026-12-03T10:00:10.000Z")
+        );
         let mut once = create(json!({"fireOnce": true, "date": NOW + 10_000})).unwrap();
         once.skip_missed(NOW + 600_000, 60_000);
         assert!(!once.status.active);
@@ -903,13 +950,18 @@ mod tests {
             "no updatable parameters were specified"
         );
         let b = a
-            .update(&params(json!({"cron": "0 * * * *", "trigger_payload": "x"})), NOW, false)
+            .update(
+                &params(json!({"cron": "0 * * * *", "trigger_payload": "x"})),
+                NOW,
+                false,
+            )
             .unwrap();
         assert_eq!(b.cron.as_deref(), Some("0 * * * *"));
         assert_eq!(b.payload, json!({"payload": "x"}));
         assert_eq!(b.next_fire.map(iso).unwrap(), "2026-12-03T11:00:00.000Z");
         assert_eq!(
-            a.update(&params(json!({"cron": "bad"})), NOW, false).unwrap_err(),
+            a.update(&params(json!({"cron": "bad"})), NOW, false)
+                .unwrap_err(),
             "cron pattern 'bad' is not valid"
         );
     }

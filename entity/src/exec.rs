@@ -14,6 +14,9 @@ use crate::name::{EntityName, FullyQualifiedName, NameError};
 
 pub const SEQUENCE: &str = "sequence";
 pub const BLACKBOX: &str = "blackbox";
+/// Actions Owl runs inside its controller, such as the alarms feed: installed by Owl's catalog, never
+/// created through the API.
+pub const BUILTIN: &str = "builtin";
 
 /// The runtime manifest Owl ships: the kinds its images run.
 pub const BUILTIN_MANIFEST: &str = include_str!("../runtimes.json");
@@ -184,6 +187,8 @@ pub enum Exec {
     },
     /// A pipeline of other actions, each named `/ns/[pkg/]name`.
     Sequence { components: Vec<FullyQualifiedName> },
+    /// Code of Owl's own, run by the controller without a container: `main` names it.
+    Builtin { main: String },
 }
 
 /// Does this code look like base64 (a zip or jar)? Upstream decides `binary` this way and ignores the
@@ -354,6 +359,9 @@ impl Exec {
                     .collect::<Result<_, _>>()?;
                 Exec::Sequence { components }
             }
+            BUILTIN => Exec::Builtin {
+                main: s("main").ok_or("no main")?,
+            },
             BLACKBOX => Exec::Blackbox {
                 image: s("image").ok_or("no image")?,
                 code: s("code"),
@@ -374,6 +382,7 @@ impl Exec {
             Exec::Code { kind, .. } => kind,
             Exec::Blackbox { .. } => BLACKBOX,
             Exec::Sequence { .. } => SEQUENCE,
+            Exec::Builtin { .. } => BUILTIN,
         }
     }
 
@@ -393,6 +402,7 @@ impl Exec {
                     + main.as_ref().map_or(0, String::len)
             }
             Exec::Sequence { components } => components.iter().map(|c| c.doc_id().len()).sum(),
+            Exec::Builtin { main } => main.len(),
         }
     }
 
@@ -434,6 +444,7 @@ impl Exec {
                 "kind": SEQUENCE,
                 "components": components.iter().map(FullyQualifiedName::with_leading_slash).collect::<Vec<_>>(),
             }),
+            Exec::Builtin { main } => json!({"kind": BUILTIN, "main": main, "binary": false}),
         }
     }
 }
@@ -542,6 +553,21 @@ mod tests {
             e.to_json(true),
             json!({"kind": "sequence", "components": ["/guest/a", "/other/p/b"]})
         );
+    }
+
+    #[test]
+    fn a_builtin_exec_round_trips_and_is_never_a_kind_a_put_may_name() {
+        let e = Exec::Builtin {
+            main: "alarms".into(),
+        };
+        assert_eq!(
+            e.to_json(true),
+            json!({"kind": "builtin", "main": "alarms", "binary": false})
+        );
+        assert_eq!(Exec::from_stored(&e.to_json(true)).unwrap(), e);
+        let m = Manifest::builtin();
+        assert!(Exec::from_put(&json!({"kind": "builtin", "main": "alarms"}), &m, &ns()).is_err());
+        assert!(!m.valid_kinds().contains(&"builtin".to_string()));
     }
 
     #[test]

@@ -14,10 +14,12 @@
 //! - [`activation`]: activation ids and records, in stored, extended and summary forms.
 //! - [`container`]: the `/init` and `/run` bodies of the action container protocol.
 //! - [`message`]: what controllers and invokers send each other through the queue.
+//! - [`alarm`]: the schedules of the built-in alarms feeds: their checks and when they fire next.
 //! - [`error`]: the validation error every constructor above returns, worded as OpenWhisk words it.
 
 pub mod action;
 pub mod activation;
+pub mod alarm;
 pub mod container;
 pub mod entity;
 pub mod error;
