@@ -39,6 +39,18 @@ fn err(e: impl std::fmt::Display) -> DockerError {
     DockerError(e.to_string())
 }
 
+/// The first host address of an IPv4 subnet such as `172.17.0.0/16`.
+fn first_host(subnet: &str) -> Option<std::net::IpAddr> {
+    let (net, bits) = subnet.split_once('/')?;
+    let net: std::net::Ipv4Addr = net.parse().ok()?;
+    let bits: u32 = bits.parse().ok()?;
+    if bits > 30 {
+        return None;
+    }
+    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+    Some(std::net::Ipv4Addr::from((u32::from(net) & mask) + 1).into())
+}
+
 /// What a container is made of.
 #[derive(Debug, Clone)]
 pub struct ContainerSpec {
@@ -89,6 +101,28 @@ impl Docker {
             reach,
             counter: Default::default(),
         })
+    }
+
+    /// The address of the host on Docker's default `bridge` network (its gateway, such as
+    /// 172.17.0.1): where containers reach services of this machine. The network's IPAM names it,
+    /// or, when it does not (a default bridge made without `--bip`), Docker's default IPAM gave the
+    /// gateway the first address of the subnet.
+    pub async fn bridge_gateway(&self) -> Result<std::net::IpAddr, DockerError> {
+        let net = self
+            .client
+            .inspect_network("bridge", None)
+            .await
+            .map_err(|e| DockerError(format!("cannot inspect Docker's bridge network: {e}")))?;
+        let configs = net.ipam.and_then(|i| i.config).unwrap_or_default();
+        configs
+            .iter()
+            .find_map(|c| c.gateway.as_deref()?.parse().ok())
+            .or_else(|| {
+                configs
+                    .iter()
+                    .find_map(|c| first_host(c.subnet.as_deref()?))
+            })
+            .ok_or_else(|| DockerError("Docker's bridge network names no IPv4 gateway".into()))
     }
 
     /// Removes the containers this invoker owns: leftovers of a crash at start, everything at shutdown.
@@ -271,5 +305,20 @@ impl Docker {
         if let Err(e) = self.client.remove_container(id, Some(options)).await {
             tracing::debug!(container = id, error = %e, "removing a container");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_host;
+
+    #[test]
+    fn the_gateway_docker_picks_is_the_first_address_of_the_subnet() {
+        assert_eq!(first_host("172.17.0.0/16"), Some([172, 17, 0, 1].into()));
+        assert_eq!(first_host("10.1.2.128/25"), Some([10, 1, 2, 129].into()));
+        assert_eq!(first_host("172.17.5.9/16"), Some([172, 17, 0, 1].into()));
+        assert_eq!(first_host("fd00::/64"), None);
+        assert_eq!(first_host("10.0.0.0/32"), None);
+        assert_eq!(first_host("nonsense"), None);
     }
 }

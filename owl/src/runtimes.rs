@@ -6,6 +6,12 @@
 //! whose recipe did not change (a hash of every input is kept as a label on the image). On a machine
 //! without a container registry, the Debian base images are first made with debootstrap from the
 //! machine's own apt mirror and `docker import`.
+//!
+//! The Node.js images carry the npm modules OpenWhisk's Node.js runtime gives every action (the
+//! `openwhisk` client and the others `docker/runtimes/nodejs/package.json` lists). They are installed
+//! on this machine with the ordinary `npm` client (`npm ci`, the versions pinned by the committed
+//! lock file) into the build context, which the image copies: the image build itself fetches
+//! nothing but Debian's packages. The lock file is part of the recipe's hash.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -46,6 +52,9 @@ pub struct Recipe {
     debian: &'static str,
     /// Files copied into the build context beside the proxy: (name, contents, mode).
     files: &'static [(&'static str, &'static str, u32)],
+    /// Run `npm ci` in the build context first (its `package.json` and `package-lock.json` are
+    /// among `files`), making the `node_modules` the Dockerfile copies.
+    npm_modules: bool,
 }
 
 const NODE_LAUNCHER: &str = include_str!("../../actions-runtime/launchers/nodejs/launcher.js");
@@ -54,37 +63,51 @@ const NODE_DOCKERFILE: &str = include_str!("../../docker/runtimes/nodejs/Dockerf
 const PYTHON_DOCKERFILE: &str = include_str!("../../docker/runtimes/python/Dockerfile");
 const NATIVE_DOCKERFILE: &str = include_str!("../../docker/runtimes/native/Dockerfile");
 const NATIVE_EXEC: &str = include_str!("../../docker/runtimes/native/exec");
+const NODE_PACKAGE: &str = include_str!("../../docker/runtimes/nodejs/package.json");
+const NODE_PACKAGE_LOCK: &str = include_str!("../../docker/runtimes/nodejs/package-lock.json");
+
+/// The Node.js images' files: the launcher, and the modules every action may require.
+const NODE_FILES: &[(&str, &str, u32)] = &[
+    ("launcher.js", NODE_LAUNCHER, 0o644),
+    ("package.json", NODE_PACKAGE, 0o644),
+    ("package-lock.json", NODE_PACKAGE_LOCK, 0o644),
+];
 
 pub const RECIPES: &[Recipe] = &[
     Recipe {
         image: "owl/action-nodejs-v20:latest",
         dockerfile: NODE_DOCKERFILE,
         debian: "trixie",
-        files: &[("launcher.js", NODE_LAUNCHER, 0o644)],
+        files: NODE_FILES,
+        npm_modules: true,
     },
     Recipe {
         image: "owl/action-nodejs-v18:latest",
         dockerfile: NODE_DOCKERFILE,
         debian: "bookworm",
-        files: &[("launcher.js", NODE_LAUNCHER, 0o644)],
+        files: NODE_FILES,
+        npm_modules: true,
     },
     Recipe {
         image: "owl/action-python-v3.13:latest",
         dockerfile: PYTHON_DOCKERFILE,
         debian: "trixie",
         files: &[("launcher.py", PYTHON_LAUNCHER, 0o644)],
+        npm_modules: false,
     },
     Recipe {
         image: "owl/action-python-v3.11:latest",
         dockerfile: PYTHON_DOCKERFILE,
         debian: "bookworm",
         files: &[("launcher.py", PYTHON_LAUNCHER, 0o644)],
+        npm_modules: false,
     },
     Recipe {
         image: "owl/dockerskeleton:latest",
         dockerfile: NATIVE_DOCKERFILE,
         debian: "bookworm",
         files: &[("exec", NATIVE_EXEC, 0o755)],
+        npm_modules: false,
     },
 ];
 
@@ -241,7 +264,15 @@ fn build(r: &Recipe, proxy: &Path, force: bool) -> anyhow::Result<()> {
     let proxy_bytes =
         std::fs::read(proxy).with_context(|| format!("reading {}", proxy.display()))?;
     let mut h = DefaultHasher::new();
-    (r.dockerfile, r.debian, &base_id, &proxy_bytes, r.files).hash(&mut h);
+    (
+        r.dockerfile,
+        r.debian,
+        &base_id,
+        &proxy_bytes,
+        r.files,
+        r.npm_modules,
+    )
+        .hash(&mut h);
     let hash = format!("{:016x}", h.finish());
     if !force
         && inspect(
@@ -263,6 +294,9 @@ fn build(r: &Recipe, proxy: &Path, force: bool) -> anyhow::Result<()> {
         std::fs::write(ctx.path().join(name), contents)?;
         set_mode(&ctx.path().join(name), *mode)?;
     }
+    if r.npm_modules {
+        npm_ci(ctx.path()).with_context(|| format!("installing the npm modules of {}", r.image))?;
+    }
     let status = docker()
         .args([
             "build",
@@ -280,6 +314,44 @@ fn build(r: &Recipe, proxy: &Path, force: bool) -> anyhow::Result<()> {
         bail!("docker build of {} failed ({status})", r.image);
     }
     say(&format!("built {}", r.image));
+    Ok(())
+}
+
+/// Installs the modules `dir/package-lock.json` pins into `dir/node_modules`, with the machine's own
+/// `npm` and its configuration (registry, proxy, cache). Install scripts are not run: the modules
+/// are plain JavaScript, and nothing of them runs on this machine.
+fn npm_ci(dir: &Path) -> anyhow::Result<()> {
+    say("installing the Node.js images' npm modules with `npm ci`");
+    let out = Command::new("npm")
+        .args([
+            "ci",
+            "--omit=dev",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--no-update-notifier",
+        ])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output();
+    let out = match out {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "npm is not installed; the Node.js images need it to install their modules \
+             (on Debian: `apt-get install npm` as root)"
+        ),
+        other => other.context("running npm ci")?,
+    };
+    if !out.status.success() {
+        bail!(
+            "npm ci failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if !dir.join("node_modules/openwhisk/package.json").is_file() {
+        bail!("npm ci succeeded but installed no openwhisk module");
+    }
     Ok(())
 }
 
