@@ -16,7 +16,15 @@ pub mod swagger;
 
 pub use blank::blank;
 pub use client::{Client, Response};
-pub use server::Owl;
+pub use server::{Owl, binary};
+
+/// Milliseconds since the epoch, now (what activation records and alarm dates use).
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 /// OpenWhisk's well-known keys, which `owl standalone` preloads.
 pub const GUEST_KEY: &str = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";

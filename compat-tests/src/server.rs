@@ -18,7 +18,8 @@ pub struct Owl {
     extra: Vec<String>,
 }
 
-fn binary() -> PathBuf {
+/// The `owl` binary under test.
+pub fn binary() -> PathBuf {
     if let Some(p) = std::env::var_os("OWL_BIN") {
         return PathBuf::from(p);
     }

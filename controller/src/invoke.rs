@@ -164,6 +164,20 @@ pub async fn invoke(
             return Err(ApiError::bad_request(messages::PARAMETERS_NOT_ALLOWED));
         }
     }
+    if let Exec::Builtin { main } = &action.exec {
+        let mut content: Map<String, Value> = action.parameters.to_object();
+        content.extend(args);
+        return crate::builtin::run(
+            ctx,
+            &resolved,
+            main,
+            content,
+            blocking,
+            result_only,
+            received,
+        )
+        .await;
+    }
     let (Some(dispatch), Some(slot)) = (dispatch, slot.as_mut()) else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -13,14 +13,22 @@
 //! - One file per collection: [`namespaces`], [`actions`], [`packages`], [`triggers`], [`rules`],
 //!   [`activations`], [`limits`], plus [`info`] for the unauthenticated discovery endpoints.
 //! - [`invoke`]: invoking an action: throttles ([`throttle`]), parameters, the activation message,
-//!   and the blocking wait for its result, through [`dispatch`], the controller's side of the queue.
+//!   and the blocking wait for its result, through [`dispatch`], the controller's side of the queue;
+//!   actions of Owl's own run in the controller instead ([`builtin`]).
+//! - [`triggers`] also fires triggers: each active rule is an invoke made as the caller.
+//! - [`alarms`]: the built-in alarms feeds and the scheduler that fires their triggers through the
+//!   same fire path, under a lease so that one controller fires each schedule.
 //! - [`error`] and [`messages`]: the one error type, mapped to HTTP once, and every sentence in
 //!   OpenWhisk's words.
 //! - [`config`]: limits, throttles and sizes, with OpenWhisk's defaults.
+//! - [`catalog`]: the `/whisk.system` packages (`utils`, `samples`) installed at start.
 
 pub mod actions;
 pub mod activations;
+pub mod alarms;
 pub mod auth;
+pub mod builtin;
+pub mod catalog;
 pub mod config;
 pub mod dispatch;
 pub mod entities;
@@ -54,6 +62,27 @@ pub struct AppState {
     pub config: ControllerConfig,
     /// The way to invokers; `None` while none is attached (invokes then answer 503).
     pub dispatch: Option<Arc<dispatch::Dispatch>>,
+    /// Trigger fires per minute, per namespace.
+    pub fires: throttle::Throttle,
+    /// The alarms service's settings, and the bell that wakes its scheduler after a change.
+    pub alarms: alarms::Alarms,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: ControllerConfig,
+        dispatch: Option<Arc<dispatch::Dispatch>>,
+        alarms: alarms::AlarmsConfig,
+    ) -> Arc<AppState> {
+        Arc::new(AppState {
+            store,
+            config,
+            dispatch,
+            fires: throttle::Throttle::default(),
+            alarms: alarms::Alarms::new(alarms),
+        })
+    }
 }
 
 /// Milliseconds since the epoch, now.

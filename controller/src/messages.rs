@@ -91,6 +91,10 @@ pub fn entity_does_not_exist(kind: &str, fqn: &str) -> String {
     format!("{kind} {fqn} does not exist")
 }
 
+pub fn trigger_with_inactive_rule(rule: &str, action: &str) -> String {
+    format!("Rule '{rule}' is inactive, action '{action}' was not activated.")
+}
+
 pub fn request_too_large(size: usize, max: usize) -> String {
     format!("Request larger than allowed: {size} > {max} bytes.")
 }

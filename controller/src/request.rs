@@ -17,9 +17,27 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     pub body: Bytes,
     pub authorization: Option<String>,
+    /// The request's headers, names in lower case, in the order received (a trigger fire hands them
+    /// to its rules' actions as `__ow_headers`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Request {
+    /// A request Owl makes of itself, as if a client had sent it: a rule's invoke on a trigger fire,
+    /// a scheduled fire, a feed checking its trigger. It runs the same handlers with the identity the
+    /// caller resolved, without HTTP.
+    pub fn internal(method: Method, path: String, tid: TransactionId, body: Bytes) -> Request {
+        Request {
+            method,
+            path,
+            tid,
+            query: Vec::new(),
+            body,
+            authorization: None,
+            headers: Vec::new(),
+        }
+    }
+
     /// The last value given for a query parameter.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query
@@ -56,7 +74,8 @@ impl Request {
 
 /// What a handler needs: the shared state, the request and who sent it.
 pub struct Ctx<'a> {
-    pub state: &'a AppState,
+    /// Shared, so that work a request starts may outlive it (a trigger fire's rules).
+    pub state: &'a std::sync::Arc<AppState>,
     pub req: &'a Request,
     pub identity: &'a Identity,
 }

@@ -36,7 +36,7 @@ enum Target {
     Activation(String, String, activations::View),
 }
 
-pub async fn dispatch(state: &AppState, req: &Request) -> ApiResult<Reply> {
+pub async fn dispatch(state: &std::sync::Arc<AppState>, req: &Request) -> ApiResult<Reply> {
     let segments = split(&req.path)?;
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     if req.method == Method::OPTIONS && s.first() == Some(&"api") {

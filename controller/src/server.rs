@@ -31,14 +31,16 @@ pub const CORS_HEADERS: [(&str, &str); 3] = [
     ),
 ];
 
-/// Starts serving on `listener`. The returned server runs until stopped (or a signal stops it).
+/// Starts serving on every one of `listeners` (the same API on each: in standalone, the address
+/// asked for and the Docker bridge's gateway that actions call back on). The returned server runs
+/// until stopped (or a signal stops it).
 pub fn serve(
-    listener: TcpListener,
+    listeners: impl IntoIterator<Item = TcpListener>,
     state: Arc<AppState>,
     workers: usize,
 ) -> std::io::Result<Server> {
     let data = web::Data::from(state);
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .default_service(web::to(entry))
@@ -46,10 +48,11 @@ pub fn serve(
     .workers(workers.max(1))
     // The reference server's request timeout is 65 s, above the 60 s blocking-invoke wait.
     .client_request_timeout(std::time::Duration::from_secs(65))
-    .shutdown_timeout(5)
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .shutdown_timeout(5);
+    for listener in listeners {
+        server = server.listen(listener)?;
+    }
+    Ok(server.run())
 }
 
 async fn entry(
@@ -87,6 +90,13 @@ async fn entry(
                     .get(header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string),
+                headers: req
+                    .headers()
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))
+                    })
+                    .collect(),
             };
             if let Some(e) = unsupported_content_type(&req, &request) {
                 Err(e)

@@ -62,6 +62,14 @@ impl Throttle {
         }
     }
 
+    /// Requests of `namespace` counted in the minute of `now_ms`.
+    pub fn counted(&self, namespace: &str, now_ms: i64) -> i64 {
+        match lock(&self.rate).get(namespace) {
+            Some((minute, n)) if *minute == now_ms / 60_000 => *n,
+            _ => 0,
+        }
+    }
+
     pub fn in_flight(&self, namespace: &str) -> i64 {
         lock(&self.inflight).get(namespace).copied().unwrap_or(0)
     }

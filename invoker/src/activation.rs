@@ -219,9 +219,9 @@ impl Runner {
                 None => return fail(Outcome::whisk_error(ACTION_INCOMPATIBLE)),
             },
             Exec::Blackbox { image, .. } => ("blackbox".to_string(), image.clone()),
-            Exec::Sequence { .. } => {
+            Exec::Sequence { .. } | Exec::Builtin { .. } => {
                 return fail(Outcome::application_error(
-                    "Sequences are not run by invokers.",
+                    "Sequences and built-in actions are not run by invokers.",
                 ));
             }
         };
@@ -358,13 +358,17 @@ impl Runner {
     }
 }
 
-/// The API key goes to the action only when `provide-api-key` is truthy or absent.
+/// The API key goes to the action only when `provide-api-key` is truthy or absent (actions created
+/// through the API get `false`; older documents may lack it). Truthy as upstream's
+/// `Parameters.isTruthy` says: `false`, `0`, `""` and `null` are not; every other value is, even the
+/// string `"false"`.
 fn provides_api_key(action: &Action) -> bool {
     match action.annotations.get(PROVIDE_API_KEY_ANNOTATION) {
         None => true,
         Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::String(s)) => !s.is_empty(),
         Some(Value::Null) => false,
-        Some(Value::String(s)) => !s.is_empty() && s != "false",
         Some(_) => true,
     }
 }
@@ -412,7 +416,7 @@ fn init_body(
         Exec::Blackbox {
             code, main, binary, ..
         } => (code.clone(), main.clone(), *binary),
-        Exec::Sequence { .. } => (None, None, false),
+        Exec::Sequence { .. } | Exec::Builtin { .. } => (None, None, false),
     };
     let mut env = Map::new();
     if let Some(k) = api_key {
@@ -448,4 +452,46 @@ fn init_body(
         },
     };
     serde_json::to_vec(&body).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod api_key_tests {
+    use super::*;
+
+    fn action(annotations: Value) -> Action {
+        serde_json::from_value(json!({
+            "namespace": "guest", "name": "a", "version": "0.0.1", "publish": false,
+            "exec": {"kind": "nodejs:20", "code": "function main() {}", "binary": false},
+            "parameters": [],
+            "limits": {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1},
+            "annotations": annotations,
+            "updated": 0
+        }))
+        .unwrap()
+    }
+
+    fn with(value: Value) -> Action {
+        action(json!([{"key": PROVIDE_API_KEY_ANNOTATION, "value": value}]))
+    }
+
+    #[test]
+    fn the_key_goes_to_actions_whose_annotation_is_truthy_or_absent_as_upstream_decides() {
+        assert!(
+            provides_api_key(&action(json!([]))),
+            "absent: legacy documents"
+        );
+        for truthy in [
+            json!(true),
+            json!(1),
+            json!("yes"),
+            json!("false"),
+            json!({}),
+            json!([]),
+        ] {
+            assert!(provides_api_key(&with(truthy.clone())), "{truthy}");
+        }
+        for falsy in [json!(false), json!(0), json!(0.0), json!(""), Value::Null] {
+            assert!(!provides_api_key(&with(falsy.clone())), "{falsy}");
+        }
+    }
 }

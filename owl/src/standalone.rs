@@ -4,7 +4,7 @@
 //! on a runtime of their own, joined by the in-process queue. If no Docker engine is reachable the
 //! management API still runs and invokes answer 503; the log says what is missing.
 
-use std::net::TcpListener;
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +65,15 @@ pub struct Options {
     /// reachable from here, such as rootless Docker).
     #[arg(long, env = "OWL_CONTAINER_ADDRESS", value_enum, default_value_t = ContainerAddress::Bridge)]
     container_address: ContainerAddress,
+    /// The API's address as actions call it back (`__OW_API_HOST`, such as
+    /// `http://10.0.2.2:3233`) [default: Docker's bridge gateway at this port, where Owl then also
+    /// listens unless --bind covers it].
+    #[arg(long, env = "OWL_API_HOST")]
+    api_host: Option<String>,
+    /// Seconds after its time that an alarm fire missed while Owl was not running is still made
+    /// (once) when Owl starts again; fires missed by longer are skipped and recorded as missed.
+    #[arg(long, env = "OWL_ALARM_MISFIRE_GRACE", default_value_t = 600)]
+    alarm_misfire_grace: u64,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
@@ -96,6 +105,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     let listener = TcpListener::bind((o.bind.as_str(), o.port))
         .with_context(|| format!("listening on {}:{}", o.bind, o.port))?;
     let addr = listener.local_addr()?;
+    let mut listeners = vec![listener];
     let workers = o
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -112,6 +122,12 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         owl_store::seed::ensure_default_subjects(&*store)
             .await
             .context("seeding the default identities")?;
+        let written = owl_controller::catalog::install(&*store, owl_controller::now_millis())
+            .await
+            .context("installing the whisk.system catalog")?;
+        if written > 0 {
+            tracing::info!(entities = written, "the whisk.system catalog is installed");
+        }
         dispatch
             .start(store.clone())
             .await
@@ -120,13 +136,13 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     let invoker = if o.no_invoker {
         None
     } else {
-        let invoker_config = InvokerConfig {
+        let mut invoker_config = InvokerConfig {
             id: o.invoker_id.clone(),
             user_memory_mb: o.user_memory,
             pause_grace: Duration::from_secs(o.pause_grace),
             idle_timeout: Duration::from_secs(o.idle_timeout),
             prewarm: !o.no_prewarm,
-            api_host: format!("http://host.docker.internal:{}", addr.port()),
+            api_host: o.api_host.clone().unwrap_or_default(),
             allow_concurrent: o.max_action_concurrency > 1,
             ..Default::default()
         };
@@ -142,7 +158,8 @@ pub fn run(o: Options) -> anyhow::Result<()> {
                 .activations(&o.invoker_id)
                 .await
                 .map_err(|e| owl_invoker::docker::DockerError(e.to_string()))?;
-            Ok::<_, owl_invoker::docker::DockerError>((docker, subscription))
+            let gateway = docker.bridge_gateway().await;
+            Ok::<_, owl_invoker::docker::DockerError>((docker, subscription, gateway))
         });
         match connected {
             Err(e) => {
@@ -152,7 +169,11 @@ pub fn run(o: Options) -> anyhow::Result<()> {
                 );
                 None
             }
-            Ok((docker, subscription)) => {
+            Ok((docker, subscription, gateway)) => {
+                if o.api_host.is_none() {
+                    invoker_config.api_host = callback_address(gateway, addr, &mut listeners);
+                }
+                tracing::info!(api_host = %invoker_config.api_host, "actions call the API back here");
                 let (manifest, store, queue) =
                     (config.manifest.clone(), store.clone(), queue.clone());
                 Some(backend.spawn(async move {
@@ -186,13 +207,18 @@ pub fn run(o: Options) -> anyhow::Result<()> {
             }
         }
     };
-    let state = Arc::new(AppState {
-        store,
-        config,
-        dispatch: Some(dispatch),
-    });
+    let alarms = owl_controller::alarms::AlarmsConfig {
+        misfire_grace_ms: o.alarm_misfire_grace as i64 * 1000,
+        ..Default::default()
+    };
+    let state = AppState::new(store, config, Some(dispatch), alarms);
+    // The one controller here holds the scheduler's lease, under a name it keeps across restarts.
+    let _scheduler = {
+        let _guard = backend.enter();
+        owl_controller::alarms::scheduler::start(state.clone(), "controller0".into())
+    };
     actix_web::rt::System::new().block_on(async move {
-        let server = owl_controller::serve(listener, state, workers)?;
+        let server = owl_controller::serve(listeners, state, workers)?;
         // Scripts wait for this line; it names the port even when the OS chose it.
         println!("owl standalone listening on http://{addr}");
         println!("guest key: {}", owl_entity::identity::GUEST_KEY);
@@ -213,4 +239,38 @@ pub fn run(o: Options) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where actions call the API back (`__OW_API_HOST`): Docker's bridge gateway at Owl's port. Owl
+/// listens there too, unless the address it was asked to bind already covers it (0.0.0.0, or the
+/// gateway itself). The gateway is an address of this machine that only it and its containers
+/// reach, so the API is not exposed further than `--bind` says.
+fn callback_address(
+    gateway: Result<IpAddr, owl_invoker::docker::DockerError>,
+    addr: SocketAddr,
+    listeners: &mut Vec<TcpListener>,
+) -> String {
+    let gateway = match gateway {
+        Ok(ip) => ip,
+        Err(e) => {
+            tracing::warn!(
+                "{e}: actions get __OW_API_HOST=http://host.docker.internal:{port}, where Owl may not \
+                 listen; give the address containers reach Owl at with --api-host",
+                port = addr.port()
+            );
+            return format!("http://host.docker.internal:{}", addr.port());
+        }
+    };
+    let at = SocketAddr::new(gateway, addr.port());
+    if !(addr.ip().is_unspecified() || addr.ip() == gateway) {
+        match TcpListener::bind(at) {
+            Ok(l) => listeners.push(l),
+            Err(e) => tracing::warn!(
+                "actions cannot call the API back: listening on {at} (Docker's bridge gateway) \
+                 failed: {e}. With rootless Docker or Docker in a VM, give the address containers \
+                 reach Owl at with --api-host (see docs/compatibility.md)"
+            ),
+        }
+    }
+    format!("http://{at}")
 }

@@ -1,0 +1,241 @@
+//! The alarms feed actions: what `/whisk.system/alarms/{alarm,once,interval}` do when a client
+//! invokes them with a `lifecycleEvent`.
+//!
+//! | event | answers (the action's result) |
+//! |---|---|
+//! | `CREATE` | `{"status": "success"}`; the schedule is stored (replacing one the trigger had) |
+//! | `READ` | `{"config": {...}, "status": {...}}`, with Owl's `lastFired`, `nextFire`, `fireCount`, `lastError` in `status` |
+//! | `UPDATE` | `{"status": "success"}`; the given fields replace the stored ones and the schedule runs again |
+//! | `DELETE` | `{"status": "success"}`; the schedule is gone (the trigger may already be) |
+//!
+//! Failures are application errors whose result is `{"error": {"error": "<sentence>"}}`, as
+//! upstream's feed passes on its provider's answer: a parameter that does not check out, the
+//! caller's key not opening the trigger (`Trigger authentication request failed.`), no schedule
+//! (`could not find trigger /ns/t in the database`). An event other than the four is
+//! `{"error": "unsupported lifecycleEvent"}`.
+//!
+//! `READ` and `DELETE` also answer for a trigger that is gone (deleted without its feed), so that a
+//! stopped schedule can be seen and removed; upstream's `READ` refuses it.
+//!
+//! The trigger is always the caller's: `triggerName`'s namespace is replaced by the namespace of
+//! whoever invoked the feed, as upstream's feed does with `__OW_NAMESPACE`.
+
+use actix_web::http::Method;
+use actix_web::web::Bytes;
+use owl_entity::alarm::Alarm;
+use owl_entity::identity::AuthKey;
+use owl_entity::name::EntityName;
+use owl_store::StoreError;
+use serde_json::{Map, Value, json};
+
+use super::{doc_id, load, save};
+use crate::builtin::Ran;
+use crate::request::{Ctx, Request};
+use crate::{now_millis, triggers};
+
+/// The `main` the catalog gives the three alarms feed actions.
+pub const MAIN: &str = "alarms";
+
+/// A failure as the feed's result shows it: upstream's `{"error": ..., "message"?: ...}` body,
+/// wrapped in the action's `error`.
+fn failure(error: &str, message: Option<&str>) -> Value {
+    let mut body = json!({ "error": error });
+    if let Some(m) = message {
+        body["message"] = json!(m);
+    }
+    json!({ "error": body })
+}
+
+fn store_failure(e: StoreError) -> Value {
+    tracing::error!(error = %e, "the alarms feed could not reach the store");
+    failure(
+        "there was an error while accessing the trigger in the database.",
+        Some(&e.to_string()),
+    )
+}
+
+pub async fn run(ctx: &Ctx<'_>, args: Map<String, Value>) -> Ran {
+    let result = match event(ctx, &args).await {
+        Ok(v) | Err(v) => v,
+    };
+    Ran { result }
+}
+
+async fn event(ctx: &Ctx<'_>, args: &Map<String, Value>) -> Result<Value, Value> {
+    let lifecycle = args.get("lifecycleEvent").and_then(Value::as_str);
+    if !matches!(lifecycle, Some("CREATE" | "READ" | "UPDATE" | "DELETE")) {
+        return Err(json!({"error": "unsupported lifecycleEvent"}));
+    }
+    let Some(trigger) = args
+        .get("triggerName")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    else {
+        return Err(failure("no trigger name parameter was provided", None));
+    };
+    let name = trigger_name(trigger);
+    let namespace = ctx.identity.namespace.to_string();
+    let apikey = args.get("authKey").and_then(Value::as_str);
+    let config = &ctx.state.alarms.config;
+    let id = doc_id(&namespace, &name);
+    let store = &*ctx.state.store;
+    let now = now_millis();
+    match lifecycle {
+        Some("CREATE") => {
+            let alarm = Alarm::create(
+                args,
+                &namespace,
+                &name,
+                apikey.unwrap_or_default(),
+                now,
+                config.limit_cron_fields,
+            )
+            .map_err(|e| failure(&e, None))?;
+            verify_trigger(ctx, apikey, &name, false).await?;
+            // A trigger made again with a feed replaces the schedule it had.
+            let existing = load(store, &id).await.map_err(store_failure)?;
+            save(store, &alarm, existing.as_ref().map(|e| &e.rev))
+                .await
+                .map_err(store_failure)?;
+            ctx.state.alarms.changed();
+            Ok(json!({"status": "success"}))
+        }
+        Some("READ") => {
+            // A trigger deleted without its feed still shows its stopped schedule and why.
+            verify_trigger(ctx, apikey, &name, true).await?;
+            let stored = load(store, &id)
+                .await
+                .map_err(store_failure)?
+                .ok_or_else(|| not_in_database(&namespace, &name))?;
+            Ok(stored.value.read(config.default_strict))
+        }
+        Some("UPDATE") => {
+            verify_trigger(ctx, apikey, &name, false).await?;
+            for _ in 0..8 {
+                let stored = load(store, &id)
+                    .await
+                    .map_err(store_failure)?
+                    .ok_or_else(|| not_in_database(&namespace, &name))?;
+                let updated = stored
+                    .value
+                    .update(args, now, config.limit_cron_fields)
+                    .map_err(|e| failure(&e, None))?;
+                match save(store, &updated, Some(&stored.rev)).await {
+                    Ok(_) => {
+                        ctx.state.alarms.changed();
+                        return Ok(json!({"status": "success"}));
+                    }
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(store_failure(e)),
+                }
+            }
+            Err(failure(
+                "there was an error while updating the trigger in the database.",
+                None,
+            ))
+        }
+        _ => {
+            verify_trigger(ctx, apikey, &name, true).await?;
+            for _ in 0..8 {
+                let stored = load(store, &id)
+                    .await
+                    .map_err(store_failure)?
+                    .ok_or_else(|| not_in_database(&namespace, &name))?;
+                match store.delete_doc(&id, &stored.rev).await {
+                    Ok(()) => {
+                        ctx.state.alarms.changed();
+                        return Ok(json!({"status": "success"}));
+                    }
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(store_failure(e)),
+                }
+            }
+            Err(failure(
+                "there was an error while deleting the trigger from the database.",
+                None,
+            ))
+        }
+    }
+}
+
+fn not_in_database(namespace: &str, name: &str) -> Value {
+    failure(
+        &format!("could not find trigger /{namespace}/{name} in the database"),
+        None,
+    )
+}
+
+/// The trigger's name in `/ns/name`, `/ns/pkg/name` (then `pkg/name`) or `name`.
+fn trigger_name(qualified: &str) -> String {
+    match qualified.strip_prefix('/') {
+        Some(rest) => rest
+            .split_once('/')
+            .map(|(_, n)| n.to_string())
+            .unwrap_or_default(),
+        None => qualified.to_string(),
+    }
+}
+
+/// Does `authKey` open the caller's trigger? As upstream's provider checks it: a GET of the trigger
+/// with that key. On `DELETE` a trigger that is already gone passes.
+async fn verify_trigger(
+    ctx: &Ctx<'_>,
+    apikey: Option<&str>,
+    name: &str,
+    deleting: bool,
+) -> Result<(), Value> {
+    const FAILED: &str = "Trigger authentication request failed.";
+    let Some(apikey) = apikey else {
+        return Err(failure(
+            FAILED,
+            Some("Invalid constructor options. Missing api_key parameter."),
+        ));
+    };
+    let identity = match AuthKey::parse(apikey) {
+        Some(k) => ctx
+            .state
+            .store
+            .identity_for_key(&k)
+            .await
+            .map_err(store_failure)?,
+        None => None,
+    };
+    let Some(identity) = identity else {
+        return Err(failure(FAILED, None));
+    };
+    let Ok(trigger) = EntityName::new(name) else {
+        return Err(failure(FAILED, None));
+    };
+    let req = Request::internal(
+        Method::GET,
+        format!(
+            "/api/v1/namespaces/{}/triggers/{name}",
+            ctx.identity.namespace
+        ),
+        ctx.req.tid.clone(),
+        Bytes::new(),
+    );
+    let as_key = Ctx {
+        state: ctx.state,
+        req: &req,
+        identity: &identity,
+    };
+    match triggers::get(&as_key, &ctx.identity.namespace, &trigger).await {
+        Ok(_) => Ok(()),
+        Err(e) if deleting && e.status == actix_web::http::StatusCode::NOT_FOUND => Ok(()),
+        Err(_) => Err(failure(FAILED, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_name_loses_its_namespace() {
+        assert_eq!(trigger_name("/_/t"), "t");
+        assert_eq!(trigger_name("/guest/t"), "t");
+        assert_eq!(trigger_name("t"), "t");
+        assert_eq!(trigger_name("/guest/pkg/t"), "pkg/t");
+    }
+}

@@ -1,0 +1,86 @@
+//! Actions of Owl's own, run in the controller without a container: the alarms feeds. They are
+//! invoked like any action (throttles, entitlement, parameters, a record in the caller's namespace,
+//! the blocking and non-blocking answers), only the run itself is a function here.
+
+use actix_web::http::StatusCode;
+use owl_entity::activation::{Activation, ActivationId, ActivationResponse, StatusCode as Outcome};
+use owl_entity::name::EntityPath;
+use owl_entity::params::Params;
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiResult;
+use crate::invoke::{Resolved, answer};
+use crate::request::{Ctx, Reply};
+use crate::{alarms, now_millis};
+
+/// How a built-in action ended: its result, and whether that is a success or an application error
+/// (a result with an `error` field, as for any action).
+pub struct Ran {
+    pub result: Value,
+}
+
+/// Runs the built-in `main` with `args` as the caller of `ctx`, stores its record and answers as an
+/// invoke does.
+pub async fn run(
+    ctx: &Ctx<'_>,
+    resolved: &Resolved,
+    main: &str,
+    args: Map<String, Value>,
+    blocking: bool,
+    result_only: bool,
+    received: i64,
+) -> ApiResult<Reply> {
+    let start = now_millis();
+    let ran = match main {
+        alarms::feed::MAIN => alarms::feed::run(ctx, args).await,
+        other => Ran {
+            result: json!({"error": format!("There is no built-in action '{other}'.")}),
+        },
+    };
+    let end = now_millis();
+    let status_code = if ran.result.get("error").is_some() {
+        Outcome::ApplicationError
+    } else {
+        Outcome::Success
+    };
+    let action = &resolved.action;
+    let mut annotations = Params::new();
+    annotations.set("path", json!(resolved.fqn.doc_id()));
+    annotations.set("waitTime", json!((start - received).max(0)));
+    annotations.set("kind", json!(action.exec.kind()));
+    annotations.set("limits", json!(action.limits));
+    annotations.set("timeout", json!(false));
+    if let Some(b) = &resolved.binding {
+        annotations.set("binding", json!(b));
+    }
+    let size = ran.result.to_string().len() as u64;
+    let record = Activation {
+        namespace: EntityPath::from_name(ctx.identity.namespace.clone()),
+        name: resolved.fqn.name.clone(),
+        version: action.version,
+        subject: ctx.identity.subject.clone(),
+        activation_id: ActivationId::generate(),
+        start,
+        end,
+        duration: Some(end - start),
+        response: ActivationResponse {
+            status_code,
+            result: Some(ran.result),
+            size: Some(size),
+        },
+        logs: vec![],
+        annotations,
+        publish: false,
+        cause: None,
+    };
+    ctx.state.store.put_activation(&record).await?;
+    if blocking {
+        Ok(answer(&record, result_only))
+    } else {
+        Ok(Reply::Activation(
+            StatusCode::ACCEPTED,
+            json!({"activationId": record.activation_id}),
+            record.activation_id.clone(),
+        ))
+    }
+}
