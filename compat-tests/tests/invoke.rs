@@ -195,14 +195,14 @@ fn errors_answer_502_with_the_activation_and_timeouts_say_so() {
         r.body
     );
 
-    let slow = c.put(&format!("{NS}/actions/slow"), &json!({"exec": {"kind": "nodejs:20", "code": "function main() { return new Promise(() => {}) }"}, "limits": {"timeout": 500}}));
+    let slow = c.put(&format!("{NS}/actions/slow"), &json!({"exec": {"kind": "nodejs:20", "code": "function main() { return new Promise(() => {}) }"}, "limits": {"timeout": 3000}}));
     assert_eq!(slow.status, 200);
     let r = invoke(&c, "slow", "blocking=true", json!({}));
     assert_eq!(r.status, 502);
     assert_eq!(r.body["response"]["status"], "action developer error");
     assert_eq!(
         r.body["response"]["result"],
-        json!({"error": "The action exceeded its time limits of 500 milliseconds."})
+        json!({"error": "The action exceeded its time limits of 3000 milliseconds."})
     );
     assert_eq!(annotation(&r.body, "timeout"), Some(&json!(true)));
 }
