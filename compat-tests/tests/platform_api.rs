@@ -218,6 +218,43 @@ fn a_zip_action_requires_its_own_openwhisk_module_before_the_images_and_the_imag
 }
 
 /// A stored (uncompressed) zip of these files, base64 as an action's code.
+#[test]
+fn an_action_fires_a_trigger_whose_rule_runs_another_action() {
+    let owl = Owl::start();
+    let c = owl.guest();
+    node(
+        "target",
+        &c,
+        "nodejs:20",
+        "function main(p) { return { got: p.from } }",
+        json!([]),
+    );
+    let r = c.put(&format!("{NS}/triggers/bell"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = c.put(
+        &format!("{NS}/rules/ring"),
+        &json!({"trigger": "/_/bell", "action": "/_/target"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    node(
+        "ringer",
+        &c,
+        "nodejs:20",
+        "const ow = require('openwhisk'); function main() { return ow().triggers.invoke({name: 'bell', params: {from: 'an action'}}) }",
+        with_key(),
+    );
+    let fired = invoke_result(&c, "ringer", json!({}));
+    let id = fired["activationId"]
+        .as_str()
+        .expect("the fire's activation id");
+    let bell = record(&c, id);
+    assert_eq!(bell["name"], "bell");
+    let line: Value = serde_json::from_str(bell["logs"][0].as_str().unwrap()).unwrap();
+    assert_eq!(line["success"], true, "{line}");
+    let run = record(&c, line["activationId"].as_str().unwrap());
+    assert_eq!(run["response"]["result"], json!({"got": "an action"}));
+}
+
 fn zip(files: &[(&str, &[u8])]) -> String {
     let mut out = Vec::new();
     let mut central = Vec::new();
