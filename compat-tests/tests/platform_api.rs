@@ -255,6 +255,35 @@ fn an_action_fires_a_trigger_whose_rule_runs_another_action() {
     assert_eq!(run["response"]["result"], json!({"got": "an action"}));
 }
 
+#[test]
+fn an_action_that_floods_the_api_meets_its_callers_throttle() {
+    let owl = Owl::start();
+    let c = owl.guest();
+    node(
+        "quiet",
+        &c,
+        "nodejs:20",
+        "function main() { return {} }",
+        json!([]),
+    );
+    // 130 invokes in one go: past the default 60 per minute even if a minute begins among them.
+    node(
+        "flood",
+        &c,
+        "nodejs:20",
+        "const ow = require('openwhisk'); async function main() { const codes = []; for (let i = 0; i < 130; i++) { try { await ow().actions.invoke({name: 'quiet'}); codes.push(202) } catch (e) { codes.push(e.statusCode) } } return { codes } }",
+        with_key(),
+    );
+    let codes: Vec<u64> = invoke_result(&c, "flood", json!({}))["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    assert!(codes.contains(&429), "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 202 || *c == 429), "{codes:?}");
+}
+
 fn zip(files: &[(&str, &[u8])]) -> String {
     let mut out = Vec::new();
     let mut central = Vec::new();
