@@ -199,7 +199,10 @@ pub async fn install(store: &dyn Store, now: EpochMillis) -> Result<usize, Store
     }
     let written = sync(store, now).await?;
     let doc = json!({"version": version, "installed": now});
-    match store.put_doc(VERSION_DOC, &doc, marker.as_ref().map(|m| &m.rev)).await {
+    match store
+        .put_doc(VERSION_DOC, &doc, marker.as_ref().map(|m| &m.rev))
+        .await
+    {
         // Another controller installing at the same moment wrote it.
         Ok(_) | Err(StoreError::Conflict) => Ok(written),
         Err(e) => Err(e),

@@ -80,6 +80,27 @@ pub struct Ctx<'a> {
     pub identity: &'a Identity,
 }
 
+impl<'a> Ctx<'a> {
+    /// Runs `handler` on a request Owl makes of itself ([`Request::internal`]) as `identity`: the
+    /// handler sees it as it would see a client's.
+    pub async fn internal<T>(
+        state: &'a std::sync::Arc<AppState>,
+        identity: &'a Identity,
+        tid: &TransactionId,
+        (method, path): (Method, String),
+        body: Bytes,
+        handler: impl AsyncFnOnce(&Ctx<'_>) -> T,
+    ) -> T {
+        let req = Request::internal(method, path, tid.clone(), body);
+        handler(&Ctx {
+            state,
+            req: &req,
+            identity,
+        })
+        .await
+    }
+}
+
 /// A successful answer.
 #[derive(Debug)]
 pub enum Reply {

@@ -28,7 +28,7 @@ use owl_store::Scope;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::request::{Ctx, Reply, Request};
+use crate::request::{Ctx, Reply};
 use crate::transaction::TransactionId;
 use crate::{AppState, entitlement};
 use crate::{entities, messages, now_millis};
@@ -233,11 +233,13 @@ async fn invoke_for_rule(
             .collect::<Vec<_>>()
             .join("/")
     );
-    let req = Request::internal(Method::POST, path, tid.clone(), body);
-    let ctx = Ctx {
+    Ctx::internal(
         state,
-        req: &req,
         identity,
-    };
-    crate::invoke::invoke(&ctx, ns, pkg, &action.name).await
+        tid,
+        (Method::POST, path),
+        body,
+        async |ctx| crate::invoke::invoke(ctx, ns, pkg, &action.name).await,
+    )
+    .await
 }

@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 
 use super::{doc_id, load, save};
 use crate::builtin::Ran;
-use crate::request::{Ctx, Request};
+use crate::request::Ctx;
 use crate::{now_millis, triggers};
 
 /// The `main` the catalog gives the three alarms feed actions.
@@ -111,51 +111,53 @@ async fn event(ctx: &Ctx<'_>, args: &Map<String, Value>) -> Result<Value, Value>
         }
         Some("UPDATE") => {
             verify_trigger(ctx, apikey, &name, false).await?;
-            for _ in 0..8 {
-                let stored = load(store, &id)
-                    .await
-                    .map_err(store_failure)?
-                    .ok_or_else(|| not_in_database(&namespace, &name))?;
-                let updated = stored
-                    .value
-                    .update(args, now, config.limit_cron_fields)
-                    .map_err(|e| failure(&e, None))?;
-                match save(store, &updated, Some(&stored.rev)).await {
-                    Ok(_) => {
-                        ctx.state.alarms.changed();
-                        return Ok(json!({"status": "success"}));
-                    }
-                    Err(StoreError::Conflict) => continue,
-                    Err(e) => return Err(store_failure(e)),
-                }
-            }
-            Err(failure(
-                "there was an error while updating the trigger in the database.",
-                None,
-            ))
+            let write = |a: &Alarm| a.update(args, now, config.limit_cron_fields).map(Some);
+            change_schedule(ctx, &id, "updating the trigger in", write).await
         }
         _ => {
             verify_trigger(ctx, apikey, &name, true).await?;
-            for _ in 0..8 {
-                let stored = load(store, &id)
-                    .await
-                    .map_err(store_failure)?
-                    .ok_or_else(|| not_in_database(&namespace, &name))?;
-                match store.delete_doc(&id, &stored.rev).await {
-                    Ok(()) => {
-                        ctx.state.alarms.changed();
-                        return Ok(json!({"status": "success"}));
-                    }
-                    Err(StoreError::Conflict) => continue,
-                    Err(e) => return Err(store_failure(e)),
-                }
-            }
-            Err(failure(
-                "there was an error while deleting the trigger from the database.",
-                None,
-            ))
+            change_schedule(ctx, &id, "deleting the trigger from", |_| Ok(None)).await
         }
     }
+}
+
+/// Replaces the stored schedule with what `change` makes of it (`None`: deletes it), reading it
+/// again while another writer gets there first.
+async fn change_schedule(
+    ctx: &Ctx<'_>,
+    id: &str,
+    doing: &str,
+    change: impl Fn(&Alarm) -> Result<Option<Alarm>, String>,
+) -> Result<Value, Value> {
+    let store = &*ctx.state.store;
+    for _ in 0..8 {
+        let stored = load(store, id)
+            .await
+            .map_err(store_failure)?
+            .ok_or_else(|| {
+                let (namespace, name) = id
+                    .strip_prefix(super::PREFIX)
+                    .and_then(|r| r.split_once('/'))
+                    .unwrap_or_default();
+                not_in_database(namespace, name)
+            })?;
+        let written = match change(&stored.value).map_err(|e| failure(&e, None))? {
+            Some(changed) => save(store, &changed, Some(&stored.rev)).await.map(drop),
+            None => store.delete_doc(id, &stored.rev).await,
+        };
+        match written {
+            Ok(()) => {
+                ctx.state.alarms.changed();
+                return Ok(json!({"status": "success"}));
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(store_failure(e)),
+        }
+    }
+    Err(failure(
+        &format!("there was an error while {doing} the database."),
+        None,
+    ))
 }
 
 fn not_in_database(namespace: &str, name: &str) -> Value {
@@ -206,21 +208,20 @@ async fn verify_trigger(
     let Ok(trigger) = EntityName::new(name) else {
         return Err(failure(FAILED, None));
     };
-    let req = Request::internal(
-        Method::GET,
-        format!(
-            "/api/v1/namespaces/{}/triggers/{name}",
-            ctx.identity.namespace
+    let ns = &ctx.identity.namespace;
+    let read = Ctx::internal(
+        ctx.state,
+        &identity,
+        &ctx.req.tid,
+        (
+            Method::GET,
+            format!("/api/v1/namespaces/{ns}/triggers/{name}"),
         ),
-        ctx.req.tid.clone(),
         Bytes::new(),
-    );
-    let as_key = Ctx {
-        state: ctx.state,
-        req: &req,
-        identity: &identity,
-    };
-    match triggers::get(&as_key, &ctx.identity.namespace, &trigger).await {
+        async |as_key| triggers::get(as_key, ns, &trigger).await,
+    )
+    .await;
+    match read {
         Ok(_) => Ok(()),
         Err(e) if deleting && e.status == actix_web::http::StatusCode::NOT_FOUND => Ok(()),
         Err(_) => Err(failure(FAILED, None)),

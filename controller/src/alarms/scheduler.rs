@@ -33,7 +33,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::{PREFIX, doc_id, load, modify, save};
-use crate::request::{Ctx, Request};
+use crate::request::{Ctx, Reply};
 use crate::transaction::TransactionId;
 use crate::{AppState, now_millis, rules, triggers};
 
@@ -269,18 +269,19 @@ async fn fire(state: &Arc<AppState>, alarm: &Alarm, next: Option<EpochMillis>) -
     let body = Bytes::from(alarm.payload.to_string());
     let mut delay = Duration::from_secs(1);
     loop {
-        let req = Request::internal(
-            Method::POST,
-            format!("/api/v1/namespaces/{ns}/triggers/{name}"),
-            TransactionId::mint(),
-            body.clone(),
-        );
-        let ctx = Ctx {
+        let fired = Ctx::internal(
             state,
-            req: &req,
-            identity: &identity,
-        };
-        let error = match triggers::fire(&ctx, &ns, &name).await {
+            &identity,
+            &TransactionId::mint(),
+            (
+                Method::POST,
+                format!("/api/v1/namespaces/{ns}/triggers/{name}"),
+            ),
+            body.clone(),
+            async |ctx| triggers::fire(ctx, &ns, &name).await,
+        )
+        .await;
+        let error = match fired {
             Ok(_) => return Outcome::Fired,
             Err(e) => e,
         };
@@ -364,20 +365,21 @@ async fn delete_after_fire(state: &Arc<AppState>, alarm: &Alarm) {
         return;
     };
     let tid = TransactionId::mint();
-    let call =
-        |method: Method, path: String| Request::internal(method, path, tid.clone(), Bytes::new());
     if alarm.delete_after_fire.as_deref() == Some("rules") {
-        let req = call(
-            Method::GET,
-            format!("/api/v1/namespaces/{ns}/triggers/{name}"),
-        );
-        let ctx = Ctx {
+        let trigger = Ctx::internal(
             state,
-            req: &req,
-            identity: &identity,
-        };
-        let rules_of: Vec<String> = match triggers::get(&ctx, &ns, &name).await {
-            Ok(crate::request::Reply::Json(_, t)) => t["rules"]
+            &identity,
+            &tid,
+            (
+                Method::GET,
+                format!("/api/v1/namespaces/{ns}/triggers/{name}"),
+            ),
+            Bytes::new(),
+            async |ctx| triggers::get(ctx, &ns, &name).await,
+        )
+        .await;
+        let rules_of: Vec<String> = match trigger {
+            Ok(Reply::Json(_, t)) => t["rules"]
                 .as_object()
                 .map(|r| r.keys().cloned().collect())
                 .unwrap_or_default(),
@@ -391,30 +393,36 @@ async fn delete_after_fire(state: &Arc<AppState>, alarm: &Alarm) {
             else {
                 continue;
             };
-            let req = call(
-                Method::DELETE,
-                format!("/api/v1/namespaces/{ns}/rules/{rule}"),
-            );
-            let ctx = Ctx {
+            let deleted = Ctx::internal(
                 state,
-                req: &req,
-                identity: &identity,
-            };
-            if let Err(e) = rules::delete(&ctx, &ns, &rule).await {
+                &identity,
+                &tid,
+                (
+                    Method::DELETE,
+                    format!("/api/v1/namespaces/{ns}/rules/{rule}"),
+                ),
+                Bytes::new(),
+                async |ctx| rules::delete(ctx, &ns, &rule).await,
+            )
+            .await;
+            if let Err(e) = deleted {
                 tracing::warn!(rule = %rule, error = %e.message, "a rule of a fired once alarm could not be deleted");
             }
         }
     }
-    let req = call(
-        Method::DELETE,
-        format!("/api/v1/namespaces/{ns}/triggers/{name}"),
-    );
-    let ctx = Ctx {
+    let deleted = Ctx::internal(
         state,
-        req: &req,
-        identity: &identity,
-    };
-    if let Err(e) = triggers::delete(&ctx, &ns, &name).await {
+        &identity,
+        &tid,
+        (
+            Method::DELETE,
+            format!("/api/v1/namespaces/{ns}/triggers/{name}"),
+        ),
+        Bytes::new(),
+        async |ctx| triggers::delete(ctx, &ns, &name).await,
+    )
+    .await;
+    if let Err(e) = deleted {
         tracing::warn!(trigger = %name, error = %e.message, "the trigger of a fired once alarm could not be deleted");
     }
 }
