@@ -186,6 +186,23 @@ impl Client {
     pub fn delete(&self, path: &str) -> Response {
         self.send("DELETE", path, None)
     }
+
+    /// The stored record of activation `id` in the caller's namespace, waited for up to a minute
+    /// (records are stored after the logs are collected, and a trigger's after its rules ran).
+    pub fn record(&self, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let r = self.get(&format!("/api/v1/namespaces/_/activations/{id}"));
+            if r.status == 200 {
+                return r.body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "activation {id} was never stored"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }
 
 /// `POST .../actions/[pkg/]name`: an invoke.

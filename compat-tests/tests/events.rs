@@ -97,21 +97,6 @@ fn assert_no_fire_after(c: &Client, trigger: &str, t: i64) {
     );
 }
 
-fn record(c: &Client, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = c.get(&format!("{NS}/activations/{id}"));
-        if r.status == 200 {
-            return r.body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "activation {id} was never stored"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn result_of(feed_response: &Response) -> Value {
     feed_response.body["response"]["result"].clone()
 }
@@ -171,7 +156,7 @@ fn a_fire_runs_every_active_rule_and_its_record_names_each_rule_including_the_in
     assert_eq!(r.status, 202, "{}", r.text);
     let id = r.body["activationId"].as_str().unwrap().to_string();
     assert_eq!(r.header("x-openwhisk-activation-id"), Some(id.as_str()));
-    let fired = record(&c, &id);
+    let fired = c.record(&id);
     assert_eq!(fired["name"], "t");
     assert_eq!(fired["namespace"], "guest");
     assert_eq!(fired["response"]["result"], json!({"k": "fire"}));
@@ -203,7 +188,7 @@ fn a_fire_runs_every_active_rule_and_its_record_names_each_rule_including_the_in
     let mut results: Vec<Value> = ids
         .iter()
         .map(|id| {
-            let mut v = record(&c, id)["response"]["result"].clone();
+            let mut v = c.record(id)["response"]["result"].clone();
             assert!(v["__ow_headers"].is_object(), "{v}");
             assert!(v["__ow_headers"].get("authorization").is_none());
             v.as_object_mut().unwrap().remove("__ow_headers");
@@ -320,7 +305,7 @@ fn an_alarm_with_a_seconds_field_drives_an_action_every_two_seconds() {
     rule(&c, "on-tick", "every2", "tick");
     let ticks = wait_records(&c, "tick", 3, Duration::from_secs(20));
     for t in &ticks {
-        let full = record(&c, t["activationId"].as_str().unwrap());
+        let full = c.record(t["activationId"].as_str().unwrap());
         assert_eq!(full["response"]["result"]["hello"], "owl", "{full}");
     }
     let fires = records(&c, "every2");
@@ -627,7 +612,7 @@ fn update_changes_the_schedule_and_its_payload() {
     );
     assert_eq!(result_of(&r), json!({"status": "success"}), "{}", r.text);
     let runs = wait_records(&c, "a", 1, Duration::from_secs(15));
-    let full = record(&c, runs[0]["activationId"].as_str().unwrap());
+    let full = c.record(runs[0]["activationId"].as_str().unwrap());
     assert_eq!(full["response"]["result"]["v"], 2);
 }
 
@@ -719,12 +704,12 @@ fn a_rule_may_run_an_action_of_another_namespaces_shared_package_as_the_firing_n
     assert_eq!(r.status, 403, "{}", r.text);
     let r = alice.post(&format!("{NS}/triggers/t"), &json!({"v": 7}));
     assert_eq!(r.status, 202, "{}", r.text);
-    let fired = record(&alice, r.body["activationId"].as_str().unwrap());
+    let fired = alice.record(r.body["activationId"].as_str().unwrap());
     assert_eq!(fired["namespace"], "alice");
     let entry: Value = serde_json::from_str(fired["logs"][0].as_str().unwrap()).unwrap();
     assert_eq!(entry["action"], "guest/shared/echo");
     assert_eq!(entry["success"], true, "{entry}");
-    let run = record(&alice, entry["activationId"].as_str().unwrap());
+    let run = alice.record(entry["activationId"].as_str().unwrap());
     assert_eq!(run["namespace"], "alice");
     assert_eq!(run["response"]["result"], json!({"got": 7}));
 }

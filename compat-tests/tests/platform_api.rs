@@ -2,8 +2,6 @@
 //! `__OW_API_HOST` a container reaches Owl at (Docker's bridge gateway, where `owl standalone` also
 //! listens), and `__OW_API_KEY` given exactly when upstream gives it. Real containers, real server.
 
-use std::time::{Duration, Instant};
-
 use base64::Engine;
 use owl_compat_tests::{Client, GUEST_KEY, Owl, Response};
 use serde_json::{Value, json};
@@ -30,22 +28,6 @@ fn invoke_result(c: &Client, name: &str, params: Value) -> Value {
     );
     assert_eq!(r.status, 200, "invoking {name}: {}", r.text);
     r.body
-}
-
-/// Polls for the stored record (written after the logs are collected).
-fn record(c: &Client, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = c.get(&format!("{NS}/activations/{id}"));
-        if r.status == 200 {
-            return r.body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "activation {id} was never stored"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn with_key() -> Value {
@@ -97,7 +79,7 @@ async function main(p) {
         "a non-blocking invoke answers only the activation id: {out}"
     );
     let id = answer["activationId"].as_str().unwrap();
-    let stored = record(&c, id);
+    let stored = c.record(id);
     assert_eq!(stored["name"], "callee");
     assert_eq!(stored["response"]["success"], true);
     assert_eq!(
@@ -117,7 +99,7 @@ fn an_action_lists_the_activations_of_its_namespace() {
     );
     assert_eq!(r.status, 200, "{}", r.text);
     let id = r.body["activationId"].as_str().unwrap().to_string();
-    record(&c, &id);
+    c.record(&id);
     let lister = "const openwhisk = require('openwhisk');
 async function main() {
   const list = await openwhisk().activations.list({ name: 'callee', limit: 10 });
@@ -247,11 +229,11 @@ fn an_action_fires_a_trigger_whose_rule_runs_another_action() {
     let id = fired["activationId"]
         .as_str()
         .expect("the fire's activation id");
-    let bell = record(&c, id);
+    let bell = c.record(id);
     assert_eq!(bell["name"], "bell");
     let line: Value = serde_json::from_str(bell["logs"][0].as_str().unwrap()).unwrap();
     assert_eq!(line["success"], true, "{line}");
-    let run = record(&c, line["activationId"].as_str().unwrap());
+    let run = c.record(line["activationId"].as_str().unwrap());
     assert_eq!(run["response"]["result"], json!({"got": "an action"}));
 }
 

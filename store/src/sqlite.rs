@@ -195,6 +195,21 @@ impl SqliteStore {
     }
 }
 
+/// Compares the revision a row holds now (`select_rev` reads it by `id`) with the one the writer
+/// read: the check every revisioned write makes inside its transaction.
+fn check_current(
+    tx: &Connection,
+    select_rev: &str,
+    id: &str,
+    expected: Option<&Rev>,
+) -> Result<()> {
+    let current: Option<String> = tx
+        .prepare_cached(select_rev)?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    check_rev(current, expected)
+}
+
 fn check_rev(current: Option<String>, expected: Option<&Rev>) -> Result<()> {
     match (current, expected) {
         (None, None) => Ok(()),
@@ -270,10 +285,7 @@ impl Store for SqliteStore {
         let rev = rev.cloned();
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<String> =
-                tx.prepare_cached("SELECT rev FROM entities WHERE id = ?")?
-                .query_row([&keys.id], |r| r.get(0)).optional()?;
-            check_rev(current, rev.as_ref())?;
+            check_current(&tx, "SELECT rev FROM entities WHERE id = ?", &keys.id, rev.as_ref())?;
             let new = new_rev(rev.as_ref());
             tx.prepare_cached("INSERT OR REPLACE INTO entities (id, rev, collection, root, path, updated, public, doc)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)")?
@@ -290,11 +302,12 @@ impl Store for SqliteStore {
         let (id, rev) = (id.to_string(), rev.clone());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<String> = tx
-                .prepare_cached("SELECT rev FROM entities WHERE id = ?")?
-                .query_row([&id], |r| r.get(0))
-                .optional()?;
-            check_rev(current, Some(&rev))?;
+            check_current(
+                &tx,
+                "SELECT rev FROM entities WHERE id = ?",
+                &id,
+                Some(&rev),
+            )?;
             tx.prepare_cached("DELETE FROM entities WHERE id = ?")?
                 .execute([&id])?;
             tx.commit()?;
@@ -357,11 +370,7 @@ impl Store for SqliteStore {
         let rev = rev.cloned();
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<String> = tx
-                .prepare_cached("SELECT rev FROM subjects WHERE subject = ?")?
-                .query_row([&subject.subject], |r| r.get(0))
-                .optional()?;
-            check_rev(current, rev.as_ref())?;
+            check_current(&tx, "SELECT rev FROM subjects WHERE subject = ?", &subject.subject, rev.as_ref())?;
             let new = new_rev(rev.as_ref());
             let doc = serde_json::to_string(&subject).map_err(backend)?;
             tx.prepare_cached("INSERT OR REPLACE INTO subjects (subject, rev, doc) VALUES (?, ?, ?)")?
@@ -386,11 +395,12 @@ impl Store for SqliteStore {
         let (subject, rev) = (subject.to_string(), rev.clone());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<String> = tx
-                .prepare_cached("SELECT rev FROM subjects WHERE subject = ?")?
-                .query_row([&subject], |r| r.get(0))
-                .optional()?;
-            check_rev(current, Some(&rev))?;
+            check_current(
+                &tx,
+                "SELECT rev FROM subjects WHERE subject = ?",
+                &subject,
+                Some(&rev),
+            )?;
             tx.prepare_cached("DELETE FROM namespace_keys WHERE subject = ?")?
                 .execute([&subject])?;
             tx.prepare_cached("DELETE FROM subjects WHERE subject = ?")?
@@ -533,11 +543,7 @@ impl Store for SqliteStore {
         let (id, doc, rev) = (id.to_string(), doc.to_string(), rev.cloned());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<String> = tx
-                .prepare_cached("SELECT rev FROM docs WHERE id = ?")?
-                .query_row([&id], |r| r.get(0))
-                .optional()?;
-            check_rev(current, rev.as_ref())?;
+            check_current(&tx, "SELECT rev FROM docs WHERE id = ?", &id, rev.as_ref())?;
             let new = new_rev(rev.as_ref());
             tx.prepare_cached("INSERT OR REPLACE INTO docs (id, rev, doc) VALUES (?, ?, ?)")?
                 .execute(params![id, new.0, doc])?;
@@ -551,11 +557,7 @@ impl Store for SqliteStore {
         let (id, rev) = (id.to_string(), rev.clone());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<String> = tx
-                .prepare_cached("SELECT rev FROM docs WHERE id = ?")?
-                .query_row([&id], |r| r.get(0))
-                .optional()?;
-            check_rev(current, Some(&rev))?;
+            check_current(&tx, "SELECT rev FROM docs WHERE id = ?", &id, Some(&rev))?;
             tx.prepare_cached("DELETE FROM docs WHERE id = ?")?
                 .execute([&id])?;
             tx.commit()?;
