@@ -2,7 +2,9 @@
 //!
 //! The proxy starts the language's launcher once, at `/init`, with the action's directory, entry point
 //! and environment. The launcher loads the action and acknowledges on file descriptor 3 with
-//! `{"ok":true}` (or `{"error": ...}` if it could not load it). Then, for each activation, the proxy
+//! `{"ok":true}`, or `{"error": ...}` if it could not load it (with `"stage": "build"` when the code
+//! cannot be built at all, such as Python that does not parse), or exits (the action's code exited
+//! or raised while it was loaded: Python's launcher lets it, as upstream's does). Then, for each activation, the proxy
 //! writes `<tag>\t<the /run body>` as one line on the launcher's stdin, and the launcher writes
 //! `<tag>\t<the result>` as one line on descriptor 3. The action's own stdout and stderr are the
 //! container's: they are its logs. This is OpenWhisk's actionloop protocol with a tag on each line,
@@ -48,6 +50,33 @@ pub struct Running {
     _child: Child,
 }
 
+/// Why a launcher did not acknowledge its action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadFailure {
+    /// The launcher could not load the action, and says why (Node.js: the error and its stack).
+    Refused(String),
+    /// The action's code cannot be built: it does not parse, or a zip lacks its entry file (Python).
+    Build(String),
+    /// The process exited before it acknowledged.
+    Exited,
+    /// The kernel killed it for using more memory than the container may.
+    OutOfMemory,
+    /// The launcher could not be started or spoken to.
+    Internal(String),
+}
+
+impl std::fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadFailure::Refused(s) | LoadFailure::Build(s) | LoadFailure::Internal(s) => {
+                f.write_str(s)
+            }
+            LoadFailure::Exited => f.write_str("the action's process exited during initialization"),
+            LoadFailure::OutOfMemory => f.write_str("the action's process ran out of memory"),
+        }
+    }
+}
+
 /// How a run ended when it did not produce a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunFailure {
@@ -82,7 +111,7 @@ impl Launcher {
         main: &str,
         file: Option<&Path>,
         env: &Map<String, Value>,
-    ) -> Result<Running, String> {
+    ) -> Result<Running, LoadFailure> {
         let mut vars = vec![
             ("OW_ACTION_DIR".to_string(), dir.display().to_string()),
             ("OW_ACTION_MAIN".into(), main.into()),
@@ -94,8 +123,9 @@ impl Launcher {
             env.iter()
                 .map(|(k, v)| (k.clone(), crate::native::env_value(v))),
         );
-        let mut launcher = Self::spawn(config, dir, vars)?;
-        launcher.acknowledged().await?;
+        let ooms = oom_kills();
+        let mut launcher = Self::spawn(config, dir, vars).map_err(LoadFailure::Internal)?;
+        launcher.acknowledged(ooms).await?;
         Ok(launcher.running())
     }
 
@@ -117,13 +147,14 @@ impl Launcher {
         main: &str,
         file: Option<&Path>,
         env: &Map<String, Value>,
-    ) -> Result<Running, String> {
+    ) -> Result<Running, LoadFailure> {
+        let ooms = oom_kills();
         let line =
             serde_json::json!({"dir": dir, "main": main, "file": file, "env": env}).to_string();
         if self.send(&line).await.is_err() {
-            return Err("the waiting launcher is gone".into());
+            return Err(LoadFailure::Internal("the waiting launcher is gone".into()));
         }
-        self.acknowledged().await?;
+        self.acknowledged(ooms).await?;
         Ok(self.running())
     }
 
@@ -164,29 +195,34 @@ impl Launcher {
     }
 
     /// Waits for `{"ok":true}`; an `{"error": ...}` line or an exit is the load's failure.
-    async fn acknowledged(&mut self) -> Result<(), String> {
+    /// `ooms` is [`oom_kills`] before the load began.
+    async fn acknowledged(&mut self, ooms: u64) -> Result<(), LoadFailure> {
         match self.read_line().await {
             Some(line) => match serde_json::from_str::<Value>(&line) {
                 Ok(v) if v.get("ok") == Some(&Value::Bool(true)) => Ok(()),
-                Ok(v) => Err(v
-                    .get("error")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&line)
-                    .to_string()),
-                Err(_) => Err(format!(
+                Ok(v) => {
+                    let why = v
+                        .get("error")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&line)
+                        .to_string();
+                    Err(if v.get("stage").and_then(Value::as_str) == Some("build") {
+                        LoadFailure::Build(why)
+                    } else {
+                        LoadFailure::Refused(why)
+                    })
+                }
+                Err(_) => Err(LoadFailure::Internal(format!(
                     "the launcher answered '{line}' instead of an acknowledgement"
-                )),
+                ))),
             },
             None => {
-                let status = self
-                    .child
-                    .wait()
-                    .await
-                    .map(|s| s.to_string())
-                    .unwrap_or_default();
-                Err(format!(
-                    "the action's process exited during initialization ({status})"
-                ))
+                let _ = self.child.wait().await;
+                Err(if oom_kills() > ooms {
+                    LoadFailure::OutOfMemory
+                } else {
+                    LoadFailure::Exited
+                })
             }
         }
     }

@@ -2,8 +2,16 @@
 //!
 //! | request | answers |
 //! |---|---|
-//! | `POST /init` | 200 `{"ok":true}`; 403 a second init, or no string `main`/`code`; 502 the action could not be loaded (the container then answers every run with that error) |
-//! | `POST /run` | 200 the result (a JSON object or array); 403 before init or a non-object argument; 502 a failed init, an action that threw, exited or did not return an object or array |
+//! | `POST /init` | 200 `{"ok":true}`; 403 a second init, or no (or empty) code, or (Node.js) no `main`; 502 the action could not be loaded (the container then answers every run with that error) |
+//! | `POST /run` | 200 the result (a JSON object or array; `null` too, but for native actions); 403 a non-object argument, or (Node.js, native) before init; 500 (Python) before init; 502 a failed init, an action that threw, exited or did not return an object or array; 400 (Python) an action whose process exited |
+//!
+//! The words and shapes are those of the runtime upstream runs for the language (`config::Runtime`):
+//! OpenWhisk's Node.js runtime (`core/nodejsActionBase`: `src/service.js`, `runner.js`), the
+//! actionloop proxy of its Python images (`openwhisk-runtime-go`: `initHandler.go`, `runHandler.go`,
+//! `executor.go`, with `OW_LOG_INIT_ERROR` and `OW_WAIT_FOR_ACK` set as those images set them), and
+//! the dockerskeleton's Flask proxy for native actions (`actionproxy.py`). Where upstream's Node.js
+//! container dies with the action's process, the answer carries `owl_entity::container::DIED_HEADER`
+//! so the invoker records what upstream's records.
 //!
 //! After every run, and after a failed init, the sentinel line goes to stdout and stderr.
 //! Runs are served one at a time, in the order they came, unless the container was started with
@@ -24,8 +32,11 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::archive;
 use crate::config::{Config, Runtime};
-use crate::error::ProxyError;
-use crate::launcher::{DEVELOPER_ERROR_KEY, Launcher, RunFailure, Running};
+use crate::error::{
+    CANNOT_BUILD, CANNOT_START, COMMAND_EXITED, Death, EXITED_ABRUPTLY, EXITED_DURING_INIT,
+    EXITED_DURING_RUN, ProxyError,
+};
+use crate::launcher::{DEVELOPER_ERROR_KEY, Launcher, LoadFailure, RunFailure, Running};
 use crate::native;
 
 /// Where the container is in its life. Legal moves: `Empty` to `Ready` or `Failed` by `/init`; nothing
@@ -33,7 +44,7 @@ use crate::native;
 enum State {
     Empty,
     Ready(Arc<Loaded>),
-    Failed(String),
+    Failed(ProxyError),
 }
 
 struct Loaded {
@@ -141,27 +152,65 @@ async fn read_body(mut payload: web::Payload) -> Result<Bytes, ProxyError> {
 }
 
 async fn init(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
+    let runtime = shared.config.runtime;
     let body = match read_body(payload).await {
         Ok(b) => b,
-        Err(e) => return e.response(),
+        Err(e) => return e.response(runtime),
     };
     let mut state = shared.state.lock().await;
     if !matches!(*state, State::Empty) {
-        return ProxyError::already_initialized().response();
+        return ProxyError::already_initialized().response(runtime);
     }
     let standby = shared.standby.lock().await.take();
     match load(&shared.config, &body, standby).await {
         Ok(loaded) => {
             *state = State::Ready(Arc::new(loaded));
-            ok_json(r#"{"ok":true}"#)
+            ok_json(if runtime == Runtime::Python {
+                "{\"ok\":true}\n"
+            } else {
+                r#"{"ok":true}"#
+            })
         }
         Err(e) => {
             if e.status == 502 {
-                *state = State::Failed(e.message.clone());
+                *state = State::Failed(e.clone());
             }
             sentinels();
-            e.response()
+            e.response(runtime)
         }
+    }
+}
+
+/// The action's code could not be written, unpacked or built, in the words of the runtime.
+fn build_failed(runtime: Runtime, detail: &str) -> ProxyError {
+    match runtime {
+        Runtime::NodeJs => ProxyError::init_failed(detail),
+        // The actionloop proxy (with `OW_LOG_INIT_ERROR`) and the dockerskeleton log the details.
+        Runtime::Python | Runtime::Native => {
+            let _ = writeln!(std::io::stderr().lock(), "{detail}");
+            ProxyError::new(502, CANNOT_BUILD)
+        }
+    }
+}
+
+/// The launcher did not acknowledge the action, in the words of the runtime: Node.js's own
+/// (`service.js` `initCode`; an exit kills upstream's container), or the actionloop proxy's
+/// (`initHandler.go`: a failed start is `Cannot start action. Check logs for details.`, the
+/// executor's reason in the log).
+fn load_failed(runtime: Runtime, failure: LoadFailure) -> ProxyError {
+    match (runtime, failure) {
+        (_, LoadFailure::OutOfMemory) => ProxyError::out_of_memory(),
+        (Runtime::Python, LoadFailure::Build(detail)) => build_failed(runtime, &detail),
+        (Runtime::Python, failure) => {
+            let detail = match failure {
+                LoadFailure::Exited => EXITED_ABRUPTLY.to_string(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{detail}");
+            ProxyError::new(502, CANNOT_START)
+        }
+        (_, LoadFailure::Exited) => ProxyError::died(Death::Exited, EXITED_DURING_INIT),
+        (_, failure) => ProxyError::init_failed(&failure.to_string()),
     }
 }
 
@@ -174,9 +223,10 @@ async fn load(
     let req: InitRequest =
         serde_json::from_slice(body).map_err(|_| ProxyError::missing_main_or_code())?;
     let v = req.value;
+    let runtime = config.runtime;
     let dir = config.action_dir.clone();
-    std::fs::create_dir_all(&dir).map_err(|e| ProxyError::init_failed(&e.to_string()))?;
-    let failed = |e: String| ProxyError::init_failed(&e);
+    let failed = |e: String| build_failed(runtime, &e);
+    std::fs::create_dir_all(&dir).map_err(|e| failed(e.to_string()))?;
     match config.runtime {
         Runtime::Native => {
             let exec = dir.join("exec");
@@ -200,10 +250,7 @@ async fn load(
                 (Some(c), false) => write_executable(&exec, c.as_bytes()).map_err(failed)?,
             }
             if !is_executable(&exec) {
-                return Err(ProxyError::new(
-                    502,
-                    "The action failed to generate or locate a binary. See logs for details.",
-                ));
+                return Err(ProxyError::new(502, CANNOT_BUILD));
             }
             Ok(Loaded {
                 kind: ActionKind::Native { exec },
@@ -211,14 +258,32 @@ async fn load(
             })
         }
         Runtime::NodeJs | Runtime::Python => {
-            let Some(code) = v.code.as_deref() else {
-                return Err(ProxyError::missing_main_or_code());
+            // Both runtimes refuse empty code; Node.js also an empty `main`, which the actionloop
+            // proxy takes as `main`.
+            let code = match v.code.as_deref() {
+                Some(c) if !c.is_empty() => c,
+                _ => return Err(ProxyError::missing_main_or_code()),
+            };
+            let main = match (runtime, v.main.is_empty()) {
+                (Runtime::NodeJs, true) => return Err(ProxyError::missing_main_or_code()),
+                (_, true) => "main".to_string(),
+                (_, false) => v.main.clone(),
             };
             let file = if v.binary {
-                let bytes = archive::decode_base64(code).map_err(failed)?;
+                let bytes = match archive::decode_base64(code) {
+                    Ok(b) => b,
+                    Err(e) if runtime == Runtime::Python => {
+                        return Err(ProxyError::new(
+                            400,
+                            format!("cannot decode the request: {e}"),
+                        ));
+                    }
+                    Err(e) => return Err(failed(e)),
+                };
                 if !archive::is_zip(&bytes) {
                     return Err(failed(
-                        "There was an error uncompressing the action archive.".into(),
+                        "There was an error uncompressing the action archive. The file type is unsupported"
+                            .into(),
                     ));
                 }
                 archive::unzip(&bytes, &dir).map_err(failed)?;
@@ -235,14 +300,14 @@ async fn load(
             };
             let standby = standby.and_then(|mut l| (!l.exited()).then_some(l));
             let launcher = match standby {
-                Some(l) => l.load(&dir, &v.main, file.as_deref(), &v.env).await,
-                None => Launcher::start(config, &dir, &v.main, file.as_deref(), &v.env).await,
+                Some(l) => l.load(&dir, &main, file.as_deref(), &v.env).await,
+                None => Launcher::start(config, &dir, &main, file.as_deref(), &v.env).await,
             }
-            .map_err(failed)?;
+            .map_err(|f| load_failed(runtime, f))?;
             Ok(Loaded {
                 kind: ActionKind::Launched {
                     dir,
-                    main: v.main,
+                    main,
                     file,
                     launcher: Mutex::new(Some(Arc::new(launcher))),
                 },
@@ -265,28 +330,38 @@ fn is_executable(path: &std::path::Path) -> bool {
 }
 
 async fn run(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
+    let runtime = shared.config.runtime;
     let body = match read_body(payload).await {
         Ok(b) => b,
         Err(e) => {
             sentinels();
-            return e.response();
+            return e.response(runtime);
         }
     };
     let loaded = match &*shared.state.lock().await {
-        State::Empty => Err(ProxyError::new(403, "The action has not been initialized.")),
-        State::Failed(message) => Err(ProxyError::new(502, message.clone())),
+        State::Empty => Err(match runtime {
+            Runtime::NodeJs => ProxyError::new(403, "System not initialized."),
+            Runtime::Python => ProxyError::new(500, "no action defined yet"),
+            Runtime::Native => ProxyError::new(403, "The action has not been initialized."),
+        }),
+        State::Failed(e) => Err(e.clone()),
         State::Ready(loaded) => Ok(loaded.clone()),
     };
     let response = match loaded {
-        Err(e) => e.response(),
+        Err(e) => e.response(runtime),
         Ok(loaded) => {
             let _turn = match &shared.one_at_a_time {
                 Some(s) => s.acquire().await.ok(),
                 None => None,
             };
             match activate(&shared.config, &loaded, &body).await {
+                // The actionloop proxy answers the launcher's line with its newline.
+                Ok(mut result) if runtime == Runtime::Python => {
+                    result.push('\n');
+                    ok_json(result)
+                }
                 Ok(result) => ok_json(result),
-                Err(e) => e.response(),
+                Err(e) => e.response(runtime),
             }
         }
     };
@@ -370,7 +445,13 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
             message.remove("value");
             native::run(exec, &value, &message, &loaded.env)
                 .await
-                .map_err(|e| ProxyError::new(502, e))?
+                .map_err(|e| {
+                    // The dockerskeleton writes why to stdout and answers as for a bad result.
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{e}");
+                    let _ = out.flush();
+                    not_a_result(Runtime::Native)
+                })?
         }
         ActionKind::Launched {
             dir,
@@ -386,11 +467,12 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
                     _ => {
                         let started =
                             Launcher::start(config, dir, main, file.as_deref(), &loaded.env).await;
-                        let l = Arc::new(started.map_err(|e| {
-                            ProxyError::new(
+                        let l = Arc::new(started.map_err(|e| match e {
+                            LoadFailure::OutOfMemory => ProxyError::out_of_memory(),
+                            e => ProxyError::new(
                                 502,
                                 format!("The action could not be started again: {e}"),
-                            )
+                            ),
                         })?);
                         *slot = Some(l.clone());
                         l
@@ -404,25 +486,38 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
                     if slot.as_ref().is_some_and(|l| Arc::ptr_eq(l, &running)) {
                         *slot = None;
                     }
-                    let message = match failure {
-                        RunFailure::OutOfMemory => {
-                            "The action exhausted its memory and was aborted."
+                    return Err(match (config.runtime, failure) {
+                        (_, RunFailure::OutOfMemory) => ProxyError::out_of_memory(),
+                        // The actionloop proxy (`runHandler.go`) answers a dead process so.
+                        (Runtime::Python, RunFailure::Exited) => {
+                            ProxyError::new(400, COMMAND_EXITED)
                         }
-                        RunFailure::Exited => {
-                            "The action did not produce a valid response and exited unexpectedly."
+                        (_, RunFailure::Exited) => {
+                            ProxyError::died(Death::Exited, EXITED_DURING_RUN)
                         }
-                    };
-                    return Err(ProxyError::new(502, message));
+                    });
                 }
             }
         }
     };
-    result_of(line)
+    result_of(line, config.runtime)
 }
 
-/// An action's result line: a JSON dictionary or array, or its failure to run.
-fn result_of(line: String) -> Result<String, ProxyError> {
-    let not_a_result = || ProxyError::new(502, "The action did not return a dictionary or array.");
+/// A result that is not one, in the runtime's words: Node.js's `service.js` checks `typeof result
+/// !== 'object'`; the actionloop proxy and the dockerskeleton accept a dictionary or an array.
+fn not_a_result(runtime: Runtime) -> ProxyError {
+    match runtime {
+        Runtime::NodeJs => ProxyError::new(502, "The action did not return a dictionary."),
+        Runtime::Python | Runtime::Native => {
+            ProxyError::new(502, "The action did not return a dictionary or array.")
+        }
+    }
+}
+
+/// An action's result line: a JSON dictionary or array, or its failure to run. `null` passes for
+/// Node.js (`typeof null` is `'object'`) and Python (Go's `json.Unmarshal` takes `null` as an empty
+/// map), as upstream's runtimes pass it: the invoker then finds no valid JSON response in it.
+fn result_of(line: String, runtime: Runtime) -> Result<String, ProxyError> {
     if line.starts_with(&format!("{{\"{DEVELOPER_ERROR_KEY}\""))
         && let Ok(Value::Object(o)) = serde_json::from_str::<Value>(&line)
         && o.len() == 1
@@ -433,14 +528,15 @@ fn result_of(line: String) -> Result<String, ProxyError> {
         return Err(ProxyError::new(502, m.to_string()));
     }
     // Checked, not built: the line goes out as it came.
-    let bracketed = matches!(
-        line.trim_start().as_bytes().first(),
-        Some(b'{') | Some(b'[')
-    );
-    if bracketed && serde_json::from_str::<serde::de::IgnoredAny>(&line).is_ok() {
+    let accepted = match line.trim_start().as_bytes().first() {
+        Some(b'{') | Some(b'[') => true,
+        Some(b'n') => runtime != Runtime::Native,
+        _ => false,
+    };
+    if accepted && serde_json::from_str::<serde::de::IgnoredAny>(&line).is_ok() {
         Ok(line)
     } else {
-        Err(not_a_result())
+        Err(not_a_result(runtime))
     }
 }
 

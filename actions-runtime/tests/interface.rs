@@ -199,6 +199,13 @@ impl Proxy {
     }
 
     fn post_raw(&self, path: &str, body: &[u8]) -> (u16, Value, String) {
+        let (s, v, text, _) = self.post_answer(path, body);
+        (s, v, text)
+    }
+
+    /// The status, the body as JSON and as text, and the `x-owl-died` header Owl's proxy adds when
+    /// the action's process died during the request (upstream's container would have died).
+    fn post_answer(&self, path: &str, body: &[u8]) -> (u16, Value, String, Option<String>) {
         let mut r = self
             .agent
             .post(format!("{}{path}", self.base))
@@ -206,6 +213,11 @@ impl Proxy {
             .send(body)
             .unwrap();
         let status = r.status().as_u16();
+        let died = r
+            .headers()
+            .get("x-owl-died")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = r
             .body_mut()
             .with_config()
@@ -216,22 +228,45 @@ impl Proxy {
             status,
             serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
+            died,
         )
     }
 
+    fn init_body(code: &str, main: &str, binary: bool) -> Vec<u8> {
+        json!({"value": {"name": "action", "main": main, "binary": binary, "code": code,
+                         "env": {"__OW_API_HOST": "http://owl.test", "INIT_PARAM": "secret"}}})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn run_body(value: Value) -> Vec<u8> {
+        json!({"value": value, "namespace": "guest", "action_name": "/guest/action",
+            "action_version": "0.0.1", "activation_id": "0123456789abcdef0123456789abcdef",
+            "transaction_id": "tid-1", "deadline": "1717000060000", "api_key": "uuid:key"})
+        .to_string()
+        .into_bytes()
+    }
+
     fn init(&self, code: &str, main: &str, binary: bool) -> (u16, Value) {
-        let body = json!({"value": {"name": "action", "main": main, "binary": binary, "code": code,
-                                    "env": {"__OW_API_HOST": "http://owl.test", "INIT_PARAM": "secret"}}});
-        let (s, v, _) = self.post_raw("/init", body.to_string().as_bytes());
+        let (s, v, _) = self.post_raw("/init", &Proxy::init_body(code, main, binary));
         (s, v)
     }
 
     fn run(&self, value: Value) -> (u16, Value) {
-        let body = json!({"value": value, "namespace": "guest", "action_name": "/guest/action",
-            "action_version": "0.0.1", "activation_id": "0123456789abcdef0123456789abcdef",
-            "transaction_id": "tid-1", "deadline": "1717000060000", "api_key": "uuid:key"});
-        let (s, v, _) = self.post_raw("/run", body.to_string().as_bytes());
+        let (s, v, _) = self.post_raw("/run", &Proxy::run_body(value));
         (s, v)
+    }
+
+    /// `/init`'s status, body text and `x-owl-died` header.
+    fn init_answer(&self, code: &str, main: &str) -> (u16, String, Option<String>) {
+        let (s, _, text, died) = self.post_answer("/init", &Proxy::init_body(code, main, false));
+        (s, text, died)
+    }
+
+    /// `/run`'s status, body text and `x-owl-died` header.
+    fn run_answer(&self, value: Value) -> (u16, String, Option<String>) {
+        let (s, _, text, died) = self.post_answer("/run", &Proxy::run_body(value));
+        (s, text, died)
     }
 
     /// Waits until both streams carry `n` sentinels, and returns them.
@@ -377,7 +412,7 @@ mod $name {
         assert_eq!((s, v), (200, json!({"text": "two\nlines"})));
         assert_eq!(
             p.run(json!({"text": "scalar"})),
-            (502, json!({"error": "The action did not return a dictionary or array."}))
+            (502, json!({"error": "The action did not return a dictionary."}))
         );
     }
 
@@ -430,10 +465,67 @@ mod $name {
             p.run(json!({"kind": "string"})),
             (
                 502,
-                json!({"error": "The action did not return a dictionary or array."})
+                json!({"error": "The action did not return a dictionary."})
             )
         );
         assert_eq!(p.run(json!({})), (200, json!({"error": "returned"})));
+    }
+
+    #[test]
+    fn null_passes_and_results_json_cannot_write_are_internal_errors() {
+        let p = start();
+        p.init(
+            "function main(p) { if (p.kind === 'null') return null; \
+                if (p.kind === 'circular') { const o = {}; o.o = o; return o } \
+                if (p.kind === 'number') return 5; return {} }",
+            "main",
+            false,
+        );
+        assert_eq!(p.run_answer(json!({"kind": "null"})), (200, "null".into(), None));
+        assert_eq!(
+            p.run_answer(json!({"kind": "circular"})),
+            (502, r#"{"error":"Internal error."}"#.into(), None)
+        );
+        assert_eq!(
+            p.run_answer(json!({"kind": "number"})),
+            (502, r#"{"error":"The action did not return a dictionary."}"#.into(), None)
+        );
+        let (_, err) = p.logs(3);
+        assert!(err.contains("Result must be of type object but has type \"number\": 5"), "{err}");
+    }
+
+    #[test]
+    fn empty_code_or_main_is_refused_and_init_may_be_tried_again() {
+        let p = start();
+        assert_eq!(
+            p.init_answer("", "main"),
+            (403, r#"{"error":"Missing main/no code to execute."}"#.into(), None)
+        );
+        assert_eq!(p.init_answer(HELLO, "").0, 403);
+        assert_eq!(p.init(HELLO, "main", false).0, 200);
+    }
+
+    #[test]
+    fn an_exit_while_loading_or_running_is_told_as_the_death_of_the_process() {
+        let p = start();
+        assert_eq!(
+            p.init_answer("process.exit(1)", "main"),
+            (
+                502,
+                r#"{"error":"The action did not initialize and exited unexpectedly."}"#.into(),
+                Some("exited".into())
+            )
+        );
+        let q = start();
+        q.init("function main() { process.exit(3) }", "main", false);
+        assert_eq!(
+            q.run_answer(json!({})),
+            (
+                502,
+                r#"{"error":"The action did not produce a valid response and exited unexpectedly."}"#.into(),
+                Some("exited".into())
+            )
+        );
     }
 
     #[test]
@@ -726,24 +818,76 @@ mod $name {
             p.run(json!({})),
             (200, json!({"from": "virtualenv package"}))
         );
-        let (s, v) = start().init(&zip(&[("x.py", "", 0o644)]), "main", true);
-        assert_eq!(s, 502);
-        assert!(
-            v["error"]
-                .as_str()
-                .unwrap()
-                .contains("must contain __main__.py"),
-            "{v}"
+        let without = start();
+        let (s, v) = without.init(&zip(&[("x.py", "", 0o644)]), "main", true);
+        assert_eq!(
+            (s, v),
+            (502, json!({"error": "The action failed to generate or locate a binary. See logs for details."}))
         );
+        let (_, err) = without.logs(1);
+        assert!(err.starts_with(&format!("Zip file does not include main__\n{SENTINEL}\n")), "{err}");
     }
 
     #[test]
-    fn sys_exit_and_non_dict_results_are_developer_errors() {
+    fn an_exit_or_unserializable_result_ends_the_process_as_command_exited_and_the_next_run_works() {
         let p = start();
         p.init("import sys\ndef main(a):\n    if a.get('exit'):\n        sys.exit(1)\n    if a.get('set'):\n        return {1, 2}\n    return {'ok': 1}\n", "main", false);
-        assert_eq!(p.run(json!({"exit": true})).0, 502);
-        assert_eq!(p.run(json!({"set": true})).0, 502);
-        assert_eq!(p.run(json!({})), (200, json!({"ok": 1})));
+        let exited = (400, "{\"error\":\"command exited\"}\n".to_string(), None);
+        assert_eq!(p.run_answer(json!({"exit": true})), exited);
+        assert_eq!(p.run_answer(json!({"set": true})), exited);
+        assert_eq!(p.run_answer(json!({})), (200, "{\"ok\": 1}\n".into(), None));
+    }
+
+    #[test]
+    fn results_that_are_not_a_dictionary_or_array_are_refused_but_none_passes() {
+        let p = start();
+        p.init("def main(a):\n    return a.get('r')\n", "main", false);
+        assert_eq!(
+            p.run_answer(json!({"r": "text"})),
+            (502, "{\"error\":\"The action did not return a dictionary or array.\"}\n".into(), None)
+        );
+        assert_eq!(p.run_answer(json!({})), (200, "null\n".into(), None));
+        assert_eq!(p.run_answer(json!({"r": [1, "<&>"]})), (200, "[1, \"<&>\"]\n".into(), None));
+    }
+
+    #[test]
+    fn code_that_does_not_parse_cannot_be_built_and_the_reason_is_logged() {
+        let p = start();
+        assert_eq!(
+            p.init_answer("def main(a)\n    return a\n", "main"),
+            (502, "{\"error\":\"The action failed to generate or locate a binary. See logs for details.\"}\n".into(), None)
+        );
+        let (_, err) = p.logs(1);
+        assert!(err.starts_with(&format!("invalid syntax\n{SENTINEL}\n")) || err.starts_with(&format!("expected ':'\n{SENTINEL}\n")), "{err}");
+    }
+
+    #[test]
+    fn code_that_exits_raises_or_lacks_main_while_imported_cannot_start() {
+        for code in ["import sys\nsys.exit(1)\n", "raise Exception('at import')\n", "def niam(a):\n    return a\n", "   "] {
+            let p = start();
+            assert_eq!(
+                p.init_answer(code, "main"),
+                (502, "{\"error\":\"Cannot start action. Check logs for details.\"}\n".into(), None),
+                "{code}"
+            );
+            let (_, err) = p.logs(1);
+            assert!(err.contains(&format!("Command exited abruptly during initialization.\n{SENTINEL}\n")), "{code}: {err}");
+        }
+    }
+
+    #[test]
+    fn empty_code_is_refused_and_runs_before_init_find_no_action() {
+        let p = start();
+        assert_eq!(
+            p.init_answer("", "main"),
+            (403, "{\"error\":\"Missing main/no code to execute.\"}\n".into(), None)
+        );
+        assert_eq!(
+            p.run_answer(json!({})),
+            (500, "{\"error\":\"no action defined yet\"}\n".into(), None)
+        );
+        assert_eq!(p.init("def main(a):\n    return a\n", "", false).0, 200, "an empty main is main");
+        assert_eq!(p.run(json!({"x": 1})), (200, json!({"x": 1})));
     }
 }
     };

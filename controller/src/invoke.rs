@@ -258,7 +258,9 @@ pub async fn invoke(
     }
 }
 
-/// A finished activation as a blocking invoke answers it.
+/// A finished activation as a blocking invoke answers it: as upstream's `Actions.scala` `doInvoke`,
+/// a result that is an array is answered bare whether `result=true` or not; otherwise the result
+/// alone with `result=true`, else the whole activation.
 pub fn answer(a: &Activation, result_only: bool) -> Reply {
     let status = match a.response.status_code {
         Outcome::Success => StatusCode::OK,

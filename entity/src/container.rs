@@ -9,6 +9,15 @@ use serde_json::{Map, Value};
 
 pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 
+/// A header on an answer of Owl's proxy that stands for no answer at all: the action's process died
+/// (`exited`) or was killed for memory (`memory`) during the request. Where OpenWhisk's runtime is
+/// itself the action's process (Node.js), the container dies with it and the invoker sees the
+/// connection break; Owl's proxy outlives its launcher, and says so, so the invoker records what
+/// upstream's would (`The action did not initialize and exited unexpectedly.`, ..., without a size).
+pub const DIED_HEADER: &str = "x-owl-died";
+pub const DIED_EXITED: &str = "exited";
+pub const DIED_OUT_OF_MEMORY: &str = "memory";
+
 /// `POST /init`: `{"value": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InitRequest {

@@ -308,7 +308,7 @@ impl Runner {
         let failed = match &answer {
             protocol::Answer::Broken(_) => true,
             protocol::Answer::Status(status, _) => *status != 200,
-            protocol::Answer::TimedOut => false,
+            protocol::Answer::TimedOut | protocol::Answer::OutOfMemory => false,
         };
         let oom = failed && self.pool.docker().oom_killed(&container.id).await;
         let outcome = protocol::run_outcome(answer, timeout_ms, self.config.result_limit, oom);

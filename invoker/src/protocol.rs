@@ -7,13 +7,19 @@
 //! | result larger than the limit | application error quoting its start |
 //! | `/run` not 200 | developer error: its `error`, else the raw answer |
 //! | `/run` 200 but not an object or array | developer error |
+//! | `/init` not 200 | developer error: its `error`, else the raw answer |
 //! | `/init` or `/run` past the time limit | developer error naming the limit |
-//! | the container died | developer error (memory exhausted, or exited unexpectedly) |
+//! | the container died, or Owl's proxy says the action's process did | developer error (memory exhausted, or exited unexpectedly) |
+//!
+//! As upstream's `ActivationResponse.processInitResponseContent` and `processRunResponseContent`:
+//! every answer the container gave is recorded with its `size`, the length of its body as a Java
+//! string (UTF-16 code units); deaths and time limits have none.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use owl_entity::activation::StatusCode;
+use owl_entity::container::{DIED_EXITED, DIED_HEADER, DIED_OUT_OF_MEMORY};
 use serde_json::{Value, json};
 
 /// How one call to a container ended.
@@ -23,6 +29,8 @@ pub enum Answer {
     TimedOut,
     /// The connection failed or broke: the container is gone or dying.
     Broken(String),
+    /// Owl's proxy says the action's process was killed for memory.
+    OutOfMemory,
 }
 
 /// What a run produced, ready for the record.
@@ -116,7 +124,16 @@ impl ContainerClient {
         match send {
             Ok(r) => {
                 let status = r.status().as_u16();
+                let died = r
+                    .headers()
+                    .get(DIED_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 match r.text().await {
+                    Ok(_) if died.as_deref() == Some(DIED_OUT_OF_MEMORY) => Answer::OutOfMemory,
+                    Ok(_) if died.as_deref() == Some(DIED_EXITED) => {
+                        Answer::Broken("the action's process exited".into())
+                    }
                     Ok(t) => Answer::Status(status, t),
                     Err(e) if e.is_timeout() => Answer::TimedOut,
                     Err(e) => Answer::Broken(e.to_string()),
@@ -171,6 +188,11 @@ fn error_of(body: &str, fallback: &str) -> Value {
     }
 }
 
+/// A body's length as upstream records it: `String.length` in Java, UTF-16 code units.
+fn size_of(body: &str) -> Option<u64> {
+    Some(body.encode_utf16().count() as u64)
+}
+
 /// A failed init: `None` when it succeeded.
 pub fn init_failure(answer: &Answer, limit_ms: i64, oom: bool) -> Option<Outcome> {
     match answer {
@@ -178,9 +200,10 @@ pub fn init_failure(answer: &Answer, limit_ms: i64, oom: bool) -> Option<Outcome
         Answer::Status(_, body) => Some(Outcome {
             status: StatusCode::DeveloperError,
             result: json!({"error": error_of(body, "The action failed during initialization")}),
-            size: None,
+            size: size_of(body),
             timeout: false,
         }),
+        Answer::OutOfMemory => Some(Outcome::developer_error(MEMORY_EXHAUSTED)),
         Answer::TimedOut => Some(Outcome {
             timeout: true,
             ..Outcome::developer_error(timed_out(limit_ms, true))
@@ -197,14 +220,14 @@ pub fn init_failure(answer: &Answer, limit_ms: i64, oom: bool) -> Option<Outcome
 pub fn run_outcome(answer: Answer, limit_ms: i64, result_limit: usize, oom: bool) -> Outcome {
     match answer {
         Answer::Status(200, body) => {
-            let size = body.len() as u64;
+            let size = size_of(&body);
             if body.len() > result_limit {
                 let mut cut = result_limit;
                 while !body.is_char_boundary(cut) {
                     cut -= 1;
                 }
                 return Outcome {
-                    size: Some(size),
+                    size: Some(body.len() as u64),
                     ..Outcome::application_error(format!(
                         "The action produced a response that exceeded the allowed length: {} > {} bytes. The truncated response was: {}",
                         body.len(),
@@ -223,28 +246,37 @@ pub fn run_outcome(answer: Answer, limit_ms: i64, result_limit: usize, oom: bool
                     Outcome {
                         status,
                         result: v,
-                        size: Some(size),
+                        size,
                         timeout: false,
                     }
                 }
                 Ok(v @ Value::Array(_)) => Outcome {
                     status: StatusCode::Success,
                     result: v,
-                    size: Some(size),
+                    size,
                     timeout: false,
                 },
-                _ => Outcome::developer_error(format!(
-                    "The action did not produce a valid JSON or JSON Array response: {body}"
-                )),
+                _ => Outcome {
+                    size,
+                    ..Outcome::developer_error(format!(
+                        "The action did not produce a valid JSON or JSON Array response{}",
+                        if body.is_empty() {
+                            ".".to_string()
+                        } else {
+                            format!(": {body}")
+                        }
+                    ))
+                },
             }
         }
         Answer::Status(_, _) if oom => Outcome::developer_error(MEMORY_EXHAUSTED),
         Answer::Status(_, body) => Outcome {
             status: StatusCode::DeveloperError,
             result: json!({"error": error_of(&body, "The action did not produce a valid JSON or JSON Array response")}),
-            size: Some(body.len() as u64),
+            size: size_of(&body),
             timeout: false,
         },
+        Answer::OutOfMemory => Outcome::developer_error(MEMORY_EXHAUSTED),
         Answer::TimedOut => Outcome {
             timeout: true,
             ..Outcome::developer_error(timed_out(limit_ms, false))
@@ -307,6 +339,61 @@ mod tests {
             json!({"error": "The action exceeded its time limits of 100 milliseconds during initialization."})
         );
         assert!(init_failure(&Answer::Status(200, "{}".into()), 100, false).is_none());
+    }
+
+    #[test]
+    fn answers_are_recorded_with_their_size_as_a_java_string_length_and_deaths_without() {
+        let init = init_failure(
+            &Answer::Status(
+                502,
+                "{\"error\":\"Cannot start action. Check logs for details.\"}\n".into(),
+            ),
+            100,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            (init.status, init.result, init.size),
+            (
+                StatusCode::DeveloperError,
+                json!({"error": "Cannot start action. Check logs for details."}),
+                Some(57)
+            )
+        );
+        let exited = init_failure(&Answer::Broken("reset".into()), 100, false).unwrap();
+        assert_eq!(
+            (exited.result, exited.size),
+            (json!({"error": EXITED_DURING_INIT}), None)
+        );
+        let oom = init_failure(&Answer::OutOfMemory, 100, false).unwrap();
+        assert_eq!(
+            (oom.result, oom.size),
+            (json!({"error": MEMORY_EXHAUSTED}), None)
+        );
+        let oom = run_outcome(Answer::OutOfMemory, 100, 10, false);
+        assert_eq!(
+            (oom.status, oom.result, oom.size),
+            (
+                StatusCode::DeveloperError,
+                json!({"error": MEMORY_EXHAUSTED}),
+                None
+            )
+        );
+        // A snowman is one UTF-16 unit, an emoji two.
+        assert_eq!(run(200, "{\"s\":\"\u{2603}\u{1F600}\"}").size, Some(11));
+        let null = run(200, "null\n");
+        assert_eq!(
+            (null.status, null.result, null.size),
+            (
+                StatusCode::DeveloperError,
+                json!({"error": "The action did not produce a valid JSON or JSON Array response: null\n"}),
+                Some(5)
+            )
+        );
+        assert_eq!(
+            run(200, "").result,
+            json!({"error": "The action did not produce a valid JSON or JSON Array response."})
+        );
     }
 
     #[test]

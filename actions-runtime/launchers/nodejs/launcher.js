@@ -11,6 +11,8 @@ const readline = require('readline');
 const Module = require('module');
 
 // A result carrying only this key is a failure to run (reported as a developer error), not a result.
+// The words are those of OpenWhisk's Node.js runtime (core/nodejsActionBase: src/service.js,
+// runner.js, platform/platform.js).
 const DEVELOPER_ERROR = '__owl_developer_error';
 
 function answer(value, tag) {
@@ -96,7 +98,13 @@ async function activate(handler, line) {
   } catch (e) {
     return { error: serializeError(e) };
   }
-  return result === undefined ? {} : result;
+  if (result === undefined) return {};
+  // null is an object too: it goes out as `null`, which the invoker refuses as upstream's does.
+  if (typeof result !== 'object') {
+    console.error(`Result must be of type object but has type "${typeof result}":`, result);
+    return { [DEVELOPER_ERROR]: 'The action did not return a dictionary.' };
+  }
+  return result;
 }
 
 // Takes the action a standby launcher waited for: where it is and its environment.
@@ -116,6 +124,7 @@ function boot() {
   try {
     handler = load();
   } catch (e) {
+    console.error('Error during initialization:', e);
     answer({ error: String((e && e.stack) || e) });
     process.exit(1);
   }
@@ -145,6 +154,8 @@ readline.createInterface({ input: process.stdin, terminal: false }).on('line', a
   try {
     answer(result, tag);
   } catch (e) {
-    answer({ [DEVELOPER_ERROR]: `The action did not return a serializable result: ${e}` }, tag);
+    // Upstream's Express answers a result JSON.stringify refuses (circular, a BigInt inside) so.
+    console.error('[wrapEndpoint]', 'invalid errored promise', String(e));
+    answer({ [DEVELOPER_ERROR]: 'Internal error.' }, tag);
   }
 });

@@ -2,15 +2,21 @@
 # acknowledges on file descriptor 3, then answers each activation (one line on stdin: a tag, a tab and
 # the JSON message) with one line on descriptor 3 (the same tag, a tab and the JSON result), in the
 # order they came. The action's prints are the container's log.
+#
+# Failures are those of OpenWhisk's Python images (openwhisk-runtime-python core/python3Action:
+# bin/compile, lib/launcher.py, behind the actionloop proxy): code that does not parse, or a zip
+# without __main__.py, cannot be built (the compile step's check, reported as such with its words);
+# code that raises or exits while it is imported, or has no `main`, ends this process before it
+# acknowledges, as `from main__ import main` ends upstream's; an exception of `main` is its
+# `{"error": str(e)}` result; anything else that escapes `main` (SystemExit, a result json.dumps
+# refuses) ends the process, which the proxy answers with upstream's `command exited`.
+import ast
 import glob
 import importlib.util
 import json
 import os
 import sys
 import traceback
-
-# A result carrying only this key is a failure to run (reported as a developer error), not a result.
-DEVELOPER_ERROR = "__owl_developer_error"
 
 results = os.fdopen(3, "wb")
 
@@ -39,6 +45,23 @@ def activate_virtualenv(directory):
         sys.path.insert(0, site)
 
 
+class BuildError(Exception):
+    """The action's code cannot be built: upstream's compile step says so on its output."""
+
+
+def check(source):
+    """What upstream's compile step checks: the module exists and parses (the message is its output)."""
+    if not os.path.exists(source):
+        raise BuildError("Zip file does not include main__")
+    try:
+        with open(source, "rb") as f:
+            ast.parse(f.read().decode("utf-8"))
+    except SyntaxError as e:
+        raise BuildError(e.msg)
+    except Exception as e:
+        raise BuildError(str(e))
+
+
 def load():
     directory = os.environ["OW_ACTION_DIR"]
     main = os.environ.get("OW_ACTION_MAIN") or "main"
@@ -47,16 +70,15 @@ def load():
     if not source:
         activate_virtualenv(directory)
         source = os.path.join(directory, "__main__.py")
-        if not os.path.exists(source):
-            raise Exception("Zipped actions must contain __main__.py at the root.")
+    check(source)
     spec = importlib.util.spec_from_file_location("main__", source)
     module = importlib.util.module_from_spec(spec)
     sys.modules["main__"] = module
     spec.loader.exec_module(module)
-    handler = getattr(module, main, None)
-    if not callable(handler):
-        raise Exception("Action entrypoint '%s' is not a function." % main)
-    return handler
+    # As `from main__ import <main> as main`: anything by that name, called at each run.
+    if not hasattr(module, main):
+        raise ImportError("cannot import name '%s' from 'main__' (%s)" % (main, source))
+    return getattr(module, main)
 
 
 def configure(line):
@@ -80,10 +102,11 @@ if os.environ.get("OW_STANDBY") == "1":
 
 try:
     handler = load()
-except BaseException as e:
-    traceback.print_exc(file=sys.stderr)
-    answer({"error": "%s: %s" % (type(e).__name__, e)})
+except BuildError as e:
+    answer({"error": str(e), "stage": "build"})
     sys.exit(1)
+# Any other exception (or exit) of the action's code ends the process here, with Python's own
+# traceback on stderr, before any acknowledgement.
 answer({"ok": True})
 
 while True:
@@ -99,9 +122,6 @@ while True:
     try:
         result = handler(message.get("value", {}))
     except Exception as e:
-        traceback.print_exc(file=sys.stderr)
+        print(traceback.format_exc(), file=sys.stderr)
         result = {"error": str(e)}
-    try:
-        answer(result, tag)
-    except (TypeError, ValueError) as e:
-        answer({DEVELOPER_ERROR: "The action did not return a serializable result: %s" % e}, tag)
+    answer(result, tag)
