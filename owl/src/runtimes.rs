@@ -12,6 +12,11 @@
 //! on this machine with the ordinary `npm` client (`npm ci`, the versions pinned by the committed
 //! lock file) into the build context, which the image copies: the image build itself fetches
 //! nothing but Debian's packages. The lock file is part of the recipe's hash.
+//!
+//! The Python images carry the packages OpenWhisk's Python runtime gives every action (requests,
+//! beautifulsoup4, lxml, ...): Debian has them all for both releases, so the Dockerfile installs them
+//! with apt like python3 itself, and nothing is fetched on this machine. The Dockerfile, and so the
+//! package list, is part of the recipe's hash.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
