@@ -731,3 +731,46 @@ fn a_schedule_never_fires_a_new_trigger_made_with_the_name_of_a_deleted_one() {
     let v = result_of(&feed_call(&c, ALARM, "READ", "t", json!({})));
     assert_eq!(v["status"]["active"], false, "{v}");
 }
+
+#[test]
+fn an_alarm_stops_when_the_key_that_made_it_is_blocked_and_says_why() {
+    let owl = Owl::start();
+    let admin = |args: &[&str]| {
+        let out = std::process::Command::new(owl_compat_tests::binary())
+            .args(["admin", "--data-dir"])
+            .arg(owl.data_dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let key = admin(&["user", "create", "bobby", "--namespace", "bobby"]);
+    let bob = owl.client(&key);
+    trigger(&bob, "t", json!({}));
+    let mut body =
+        json!({"lifecycleEvent": "CREATE", "triggerName": "/_/t", "cron": "* * * * * *"});
+    body["authKey"] = json!(key);
+    let r = bob.post(ALARM, &body);
+    assert_eq!(result_of(&r), json!({"status": "success"}), "{}", r.text);
+    echo_action(&bob, "a");
+    rule(&bob, "r", "t", "a");
+    wait_records(&bob, "t", 1, Duration::from_secs(15));
+    admin(&["user", "block", "bobby"]);
+    let blocked = owl_compat_tests::now_millis();
+    std::thread::sleep(Duration::from_secs(3));
+    admin(&["user", "unblock", "bobby"]);
+    assert_no_fire_after(&bob, "t", blocked + 1_000);
+    body["lifecycleEvent"] = json!("READ");
+    let v = result_of(&bob.post(ALARM, &body));
+    assert_eq!(v["status"]["active"], false, "{v}");
+    assert_eq!(
+        v["status"]["reason"],
+        json!({"kind": "AUTO", "statusCode": 401,
+               "message": "Trigger automatically disabled: the key that created the alarm no longer opens namespace 'bobby' (deleted or blocked)"})
+    );
+}
