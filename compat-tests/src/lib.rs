@@ -29,3 +29,21 @@ pub fn now_millis() -> i64 {
 /// OpenWhisk's well-known keys, which `owl standalone` preloads.
 pub const GUEST_KEY: &str = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
 pub const WHISK_SYSTEM_KEY: &str = "789c46b1-71f6-4ed5-8c54-816aa4f8c502:abczO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+
+/// A zip archive (stored, no compression) of `files`, base64-encoded as an action's `code`.
+pub fn zip_base64(files: &[(&str, &[u8])]) -> String {
+    use base64::Engine;
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, data) in files {
+            w.start_file(*name, stored).expect("a zip entry");
+            w.write_all(data).expect("zip data");
+        }
+        w.finish().expect("a finished zip");
+    }
+    base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
+}

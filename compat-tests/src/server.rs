@@ -149,6 +149,24 @@ impl Owl {
             .collect()
     }
 
+    /// Runs `owl admin ARGS` on this server's data directory (as an operator would, while it runs)
+    /// and answers what it printed; a failure fails the test with what it said.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let out = Command::new(binary())
+            .arg("admin")
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(args)
+            .output()
+            .expect("owl admin runs");
+        assert!(
+            out.status.success(),
+            "owl admin {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     pub fn client(&self, key: &str) -> crate::Client {
         crate::Client::new(&self.base, Some(key))
     }

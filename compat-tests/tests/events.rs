@@ -239,23 +239,13 @@ fn fires_of_missing_triggers_bad_payloads_and_other_namespaces_are_refused() {
 #[test]
 fn the_fire_throttle_refuses_fires_past_the_namespaces_limit() {
     let owl = Owl::start();
-    let out = std::process::Command::new(owl_compat_tests::binary())
-        .args(["admin", "--data-dir"])
-        .arg(owl.data_dir.path())
-        .args([
-            "namespace",
-            "set-limits",
-            "guest",
-            "--fires-per-minute",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    owl.admin(&[
+        "namespace",
+        "set-limits",
+        "guest",
+        "--fires-per-minute",
+        "2",
+    ]);
     let c = owl.guest();
     trigger(&c, "t", json!({}));
     let codes: Vec<u16> = (0..3)
@@ -679,18 +669,7 @@ fn a_rule_may_run_an_action_of_another_namespaces_shared_package_as_the_firing_n
         &format!("{NS}/actions/private/echo"),
         &json!({"exec": {"kind": "nodejs:20", "code": "function main(p) { return p }"}}),
     ));
-    let out = std::process::Command::new(owl_compat_tests::binary())
-        .args(["admin", "--data-dir"])
-        .arg(owl.data_dir.path())
-        .args(["user", "create", "alice", "--namespace", "alice"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let alice = owl.client(String::from_utf8(out.stdout).unwrap().trim());
+    let alice = owl.client(&owl.admin(&["user", "create", "alice", "--namespace", "alice"]));
     trigger(&alice, "t", json!({}));
     ok(alice.put(
         &format!("{NS}/rules/r?overwrite=false"),
@@ -735,20 +714,7 @@ fn a_schedule_never_fires_a_new_trigger_made_with_the_name_of_a_deleted_one() {
 #[test]
 fn an_alarm_stops_when_the_key_that_made_it_is_blocked_and_says_why() {
     let owl = Owl::start();
-    let admin = |args: &[&str]| {
-        let out = std::process::Command::new(owl_compat_tests::binary())
-            .args(["admin", "--data-dir"])
-            .arg(owl.data_dir.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
+    let admin = |args: &[&str]| owl.admin(args);
     let key = admin(&["user", "create", "bobby", "--namespace", "bobby"]);
     let bob = owl.client(&key);
     trigger(&bob, "t", json!({}));

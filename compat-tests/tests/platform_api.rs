@@ -2,7 +2,6 @@
 //! `__OW_API_HOST` a container reaches Owl at (Docker's bridge gateway, where `owl standalone` also
 //! listens), and `__OW_API_KEY` given exactly when upstream gives it. Real containers, real server.
 
-use base64::Engine;
 use owl_compat_tests::{Client, GUEST_KEY, Owl, Response};
 use serde_json::{Value, json};
 
@@ -160,7 +159,7 @@ fn a_zip_action_requires_its_own_openwhisk_module_before_the_images_and_the_imag
     let owl = Owl::start();
     let c = owl.guest();
     let index: &[u8] = b"exports.main = () => ({ version: require('openwhisk/package.json').version, made: require('openwhisk')() })";
-    let bundled = zip(&[
+    let bundled = owl_compat_tests::zip_base64(&[
         ("index.js", index),
         (
             "node_modules/openwhisk/package.json",
@@ -183,7 +182,7 @@ fn a_zip_action_requires_its_own_openwhisk_module_before_the_images_and_the_imag
     );
     // A zip without it, and plain code, get the image's.
     let version = "exports.main = () => ({ version: require('openwhisk/package.json').version })";
-    let unbundled = zip(&[("index.js", version.as_bytes())]);
+    let unbundled = owl_compat_tests::zip_base64(&[("index.js", version.as_bytes())]);
     create(
         &c,
         "unbundled",
@@ -264,63 +263,4 @@ fn an_action_that_floods_the_api_meets_its_callers_throttle() {
         .collect();
     assert!(codes.contains(&429), "{codes:?}");
     assert!(codes.iter().all(|c| *c == 202 || *c == 429), "{codes:?}");
-}
-
-fn zip(files: &[(&str, &[u8])]) -> String {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for (name, data) in files {
-        let offset = out.len() as u32;
-        let crc = crc32(data);
-        let (len, name_len) = (data.len() as u32, name.len() as u16);
-        let common = [
-            &20u16.to_le_bytes()[..], // version needed
-            &0u16.to_le_bytes(),      // flags
-            &0u16.to_le_bytes(),      // stored
-            &0u16.to_le_bytes(),      // time
-            &0x21u16.to_le_bytes(),   // date: 1980-01-01
-            &crc.to_le_bytes(),
-            &len.to_le_bytes(),
-            &len.to_le_bytes(),
-            &name_len.to_le_bytes(),
-            &0u16.to_le_bytes(), // extra
-        ]
-        .concat();
-        out.extend_from_slice(&0x04034b50u32.to_le_bytes());
-        out.extend_from_slice(&common);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-        central.extend_from_slice(&0x02014b50u32.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes()); // made by
-        central.extend_from_slice(&common);
-        central.extend_from_slice(&[0; 10]); // comment, disk, internal and external attributes
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name.as_bytes());
-    }
-    let (central_offset, central_len) = (out.len() as u32, central.len() as u32);
-    out.extend_from_slice(&central);
-    let n = (files.len() as u16).to_le_bytes();
-    out.extend_from_slice(&0x06054b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]); // disks
-    out.extend_from_slice(&n);
-    out.extend_from_slice(&n);
-    out.extend_from_slice(&central_len.to_le_bytes());
-    out.extend_from_slice(&central_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    base64::engine::general_purpose::STANDARD.encode(&out)
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

@@ -3,7 +3,6 @@
 //! Owl's Python images; a zip's own `virtualenv/` before them; and a module no image has failing the
 //! way upstream's Python runtime fails. Real server, real containers.
 
-use base64::Engine;
 use owl_compat_tests::{Client, Owl, Response};
 use serde_json::{Value, json};
 
@@ -161,8 +160,8 @@ sys.prefix = base
     for (kind, python) in PYTHONS {
         let package = format!("virtualenv/lib/python{python}/site-packages/requests/__init__.py");
         // Made by `python -m venv` (no activate_this.py), and by `virtualenv`.
-        let venv = zip(&[("__main__.py", main), (&package, fake)]);
-        let virtualenv = zip(&[
+        let venv = owl_compat_tests::zip_base64(&[("__main__.py", main), (&package, fake)]);
+        let virtualenv = owl_compat_tests::zip_base64(&[
             ("__main__.py", main),
             ("virtualenv/bin/activate_this.py", activate),
             (&package, fake),
@@ -226,64 +225,4 @@ fn an_action_importing_a_module_no_image_has_fails_as_upstream_with_pythons_erro
             "{kind}: {lines:#?}"
         );
     }
-}
-
-/// A stored (uncompressed) zip of these files, base64 as an action's code.
-fn zip(files: &[(&str, &[u8])]) -> String {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for (name, data) in files {
-        let offset = out.len() as u32;
-        let crc = crc32(data);
-        let (len, name_len) = (data.len() as u32, name.len() as u16);
-        let common = [
-            &20u16.to_le_bytes()[..], // version needed
-            &0u16.to_le_bytes(),      // flags
-            &0u16.to_le_bytes(),      // stored
-            &0u16.to_le_bytes(),      // time
-            &0x21u16.to_le_bytes(),   // date: 1980-01-01
-            &crc.to_le_bytes(),
-            &len.to_le_bytes(),
-            &len.to_le_bytes(),
-            &name_len.to_le_bytes(),
-            &0u16.to_le_bytes(), // extra
-        ]
-        .concat();
-        out.extend_from_slice(&0x04034b50u32.to_le_bytes());
-        out.extend_from_slice(&common);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-        central.extend_from_slice(&0x02014b50u32.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes()); // made by
-        central.extend_from_slice(&common);
-        central.extend_from_slice(&[0; 10]); // comment, disk, internal and external attributes
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name.as_bytes());
-    }
-    let (central_offset, central_len) = (out.len() as u32, central.len() as u32);
-    out.extend_from_slice(&central);
-    let n = (files.len() as u16).to_le_bytes();
-    out.extend_from_slice(&0x06054b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]); // disks
-    out.extend_from_slice(&n);
-    out.extend_from_slice(&n);
-    out.extend_from_slice(&central_len.to_le_bytes());
-    out.extend_from_slice(&central_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    base64::engine::general_purpose::STANDARD.encode(&out)
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
