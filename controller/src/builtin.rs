@@ -13,8 +13,8 @@ use crate::invoke::{Resolved, answer};
 use crate::request::{Ctx, Reply};
 use crate::{alarms, now_millis};
 
-/// How a built-in action ended: its result, and whether that is a success or an application error
-/// (a result with an `error` field, as for any action).
+/// How a built-in action ended: its result. A result with an `error` field is an application
+/// error, as for any action; built-in actions have no other way to fail.
 pub struct Ran {
     pub result: Value,
 }
