@@ -740,3 +740,52 @@ fn an_alarm_stops_when_the_key_that_made_it_is_blocked_and_says_why() {
                "message": "Trigger automatically disabled: the key that created the alarm no longer opens namespace 'bobby' (deleted or blocked)"})
     );
 }
+
+#[test]
+fn rules_and_feed_annotations_are_read_as_upstreams_route_tests_read_them() {
+    let owl = Owl::start();
+    let c = owl.guest();
+    echo_action(&c, "a");
+    trigger(&c, "t", json!({}));
+    rule(&c, "r", "t", "a");
+    assert_eq!(c.delete(&format!("{NS}/triggers/t")).status, 200);
+    // Without its trigger the rule is inactive: disabling it is a no-op, enabling it is refused.
+    let r = c.post(&format!("{NS}/rules/r"), &json!({"status": "inactive"}));
+    assert_eq!((r.status, r.text.as_str()), (200, "OK"));
+    let r = c.post(&format!("{NS}/rules/r"), &json!({"status": "active"}));
+    assert_eq!(r.status, 404, "{}", r.text);
+    // A rule naming a trigger without its namespace fails the name's requirement.
+    let r = c.put(
+        &format!("{NS}/rules/r2"),
+        &json!({"trigger": "t", "action": "/_/a"}),
+    );
+    assert_eq!(
+        r.blanked(),
+        (
+            400,
+            json!({"error": "The request content was malformed:\nrequirement failed: The fully qualified name of the entity must contain at least the namespace and the name of the entity.", "code": "<volatile>"})
+        )
+    );
+    // Any entity path names a feed, a bare name too; a malformed one does not.
+    trigger(
+        &c,
+        "f1",
+        json!({"annotations": [{"key": "feed", "value": "xyz"}]}),
+    );
+    let r = c.put(
+        &format!("{NS}/triggers/f2"),
+        &json!({"annotations": [{"key": "feed", "value": "a,b"}]}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    // A caller's limitCronFields is honoured as upstream's provider honours it.
+    let r = create_with_feed(
+        &c,
+        "f3",
+        ALARM,
+        json!({"cron": "* * * * * *", "limitCronFields": true}),
+    );
+    assert_eq!(
+        result_of(&r),
+        json!({"error": {"error": "cron pattern is limited to 5 fields with 1 minute as the finest granularity"}})
+    );
+}

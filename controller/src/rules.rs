@@ -6,7 +6,7 @@
 //! | `GET .../rules` | 200 the stored rules, without status; 403 another namespace |
 //! | `GET .../rules/{name}` | 200 the rule with `status` (`inactive` when its trigger is gone); 403; 404; 409 |
 //! | `PUT .../rules/{name}` | 200 the rule with its status (`active` on create); 400 missing or unknown trigger or action; 403; 409; 413 |
-//! | `POST .../rules/{name}` | 200 `OK` when the status is set (or already was); 400 bad status; 404 no rule, or no trigger to activate |
+//! | `POST .../rules/{name}` | 200 `OK` when the status is set (or already was, as for disabling a rule whose trigger is gone); 400 bad status; 404 no rule, or no trigger to activate |
 //! | `DELETE .../rules/{name}` | 200 the deleted rule, `inactive`; 403; 404; 409 |
 
 use owl_entity::entity::{Entity, PathName};
@@ -189,7 +189,8 @@ pub async fn set_status(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> Ap
         t.link_rule(rule_id.clone(), link.clone(), requested)
     })
     .await?;
-    if !found {
+    // Without its trigger a rule is inactive: disabling it again changes nothing and is fine.
+    if !found && requested != RuleStatus::Inactive {
         return Err(ApiError::new(
             actix_web::http::StatusCode::NOT_FOUND,
             messages::RULE_NEEDS_EXISTING_TRIGGER,

@@ -77,6 +77,9 @@ async fn event(ctx: &Ctx<'_>, args: &Map<String, Value>) -> Result<Value, Value>
     let namespace = ctx.identity.namespace.to_string();
     let apikey = args.get("authKey").and_then(Value::as_str);
     let config = &ctx.state.alarms.config;
+    // The operator's setting, or the caller's parameter as upstream's provider reads it.
+    let limit_cron_fields =
+        config.limit_cron_fields || owl_entity::alarm::truthy(args.get("limitCronFields"));
     let id = doc_id(&namespace, &name);
     let store = &*ctx.state.store;
     let now = now_millis();
@@ -88,7 +91,7 @@ async fn event(ctx: &Ctx<'_>, args: &Map<String, Value>) -> Result<Value, Value>
                 &name,
                 apikey.unwrap_or_default(),
                 now,
-                config.limit_cron_fields,
+                limit_cron_fields,
             )
             .map_err(|e| failure(&e, None))?;
             verify_trigger(ctx, apikey, &name, false).await?;
@@ -111,7 +114,7 @@ async fn event(ctx: &Ctx<'_>, args: &Map<String, Value>) -> Result<Value, Value>
         }
         Some("UPDATE") => {
             verify_trigger(ctx, apikey, &name, false).await?;
-            let write = |a: &Alarm| a.update(args, now, config.limit_cron_fields).map(Some);
+            let write = |a: &Alarm| a.update(args, now, limit_cron_fields).map(Some);
             change_schedule(ctx, &id, "updating the trigger in", write).await
         }
         _ => {
