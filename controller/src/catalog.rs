@@ -239,7 +239,7 @@ async fn put_if_changed(store: &dyn Store, wanted: Entity) -> Result<bool, Store
                 // Over an entity of another collection (which a catalog name should never be), the
                 // entity starts afresh, at the first version.
                 if old.value.collection() == wanted.collection() {
-                    *version_mut(&mut replacement) = version(&old.value).up_patch();
+                    *replacement.stamps_mut().0 = old.value.version().up_patch();
                 }
                 (replacement, Some(old.rev))
             }
@@ -253,34 +253,12 @@ async fn put_if_changed(store: &dyn Store, wanted: Entity) -> Result<bool, Store
     Err(StoreError::Conflict)
 }
 
-fn version(e: &Entity) -> SemVer {
-    match e {
-        Entity::Action(a) => a.version,
-        Entity::Package(p) => p.version,
-        Entity::Trigger(t) => t.version,
-        Entity::Rule(r) => r.version,
-    }
-}
-
-fn version_mut(e: &mut Entity) -> &mut SemVer {
-    match e {
-        Entity::Action(a) => &mut a.version,
-        Entity::Package(p) => &mut p.version,
-        Entity::Trigger(t) => &mut t.version,
-        Entity::Rule(r) => &mut r.version,
-    }
-}
-
 /// The entity without what every write changes (`updated`, `version`), for comparing contents.
 fn unstamped(e: &Entity) -> Entity {
     let mut e = e.clone();
-    *version_mut(&mut e) = SemVer::default();
-    match &mut e {
-        Entity::Action(a) => a.updated = 0,
-        Entity::Package(p) => p.updated = 0,
-        Entity::Trigger(t) => t.updated = 0,
-        Entity::Rule(r) => r.updated = 0,
-    }
+    let (version, updated) = e.stamps_mut();
+    *version = SemVer::default();
+    *updated = 0;
     e
 }
 

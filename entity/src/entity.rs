@@ -92,6 +92,25 @@ impl Entity {
         }
     }
 
+    pub fn version(&self) -> SemVer {
+        match self {
+            Entity::Action(e) => e.version,
+            Entity::Package(e) => e.version,
+            Entity::Trigger(e) => e.version,
+            Entity::Rule(e) => e.version,
+        }
+    }
+
+    /// The two fields every write stamps anew: `version` and `updated`.
+    pub fn stamps_mut(&mut self) -> (&mut SemVer, &mut EpochMillis) {
+        match self {
+            Entity::Action(e) => (&mut e.version, &mut e.updated),
+            Entity::Package(e) => (&mut e.version, &mut e.updated),
+            Entity::Trigger(e) => (&mut e.version, &mut e.updated),
+            Entity::Rule(e) => (&mut e.version, &mut e.updated),
+        }
+    }
+
     /// The document the store keeps: the entity's JSON with its `entityType`.
     pub fn to_document(&self) -> Value {
         let mut v = match self {
