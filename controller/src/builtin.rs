@@ -3,9 +3,10 @@
 //! the blocking and non-blocking answers), only the run itself is a function here.
 
 use actix_web::http::StatusCode;
-use owl_entity::activation::{Activation, ActivationId, ActivationResponse, StatusCode as Outcome};
+use owl_entity::activation::{
+    Activation, ActivationId, ActivationResponse, RunAnnotations, StatusCode as Outcome,
+};
 use owl_entity::name::EntityPath;
-use owl_entity::params::Params;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiResult;
@@ -44,15 +45,15 @@ pub async fn run(
         Outcome::Success
     };
     let action = &resolved.action;
-    let mut annotations = Params::new();
-    annotations.set("path", json!(resolved.fqn.doc_id()));
-    annotations.set("waitTime", json!((start - received).max(0)));
-    annotations.set("kind", json!(action.exec.kind()));
-    annotations.set("limits", json!(action.limits));
-    annotations.set("timeout", json!(false));
-    if let Some(b) = &resolved.binding {
-        annotations.set("binding", json!(b));
+    let annotations = RunAnnotations {
+        path: &resolved.fqn.doc_id(),
+        wait_ms: start - received,
+        action: Some(action),
+        timed_out: false,
+        init_ms: None,
+        binding: resolved.binding.as_deref(),
     }
+    .params();
     let size = ran.result.to_string().len() as u64;
     let record = Activation {
         namespace: EntityPath::from_name(ctx.identity.namespace.clone()),

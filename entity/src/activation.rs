@@ -129,6 +129,39 @@ impl ActivationResponse {
     }
 }
 
+/// What a run of an action records in its activation's `annotations`, in upstream's order:
+/// `path` (where the action lives), `waitTime`, `kind` and `limits` (when the action was read),
+/// `timeout`, `initTime` (when the run initialized its container) and `binding` (when the action was
+/// addressed through one). The invoker's records and the controller's built-in actions share it.
+pub struct RunAnnotations<'a> {
+    pub path: &'a str,
+    pub wait_ms: i64,
+    pub action: Option<&'a crate::action::Action>,
+    pub timed_out: bool,
+    pub init_ms: Option<i64>,
+    pub binding: Option<&'a str>,
+}
+
+impl RunAnnotations<'_> {
+    pub fn params(&self) -> Params {
+        let mut a = Params::new();
+        a.set("path", json!(self.path));
+        a.set("waitTime", json!(self.wait_ms.max(0)));
+        if let Some(action) = self.action {
+            a.set("kind", json!(action.exec.kind()));
+            a.set("limits", json!(action.limits));
+        }
+        a.set("timeout", json!(self.timed_out));
+        if let Some(i) = self.init_ms {
+            a.set("initTime", json!(i));
+        }
+        if let Some(b) = self.binding {
+            a.set("binding", json!(b));
+        }
+        a
+    }
+}
+
 /// An activation record in its stored form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

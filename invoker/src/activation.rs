@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 
 use owl_entity::EpochMillis;
 use owl_entity::action::{Action, PROVIDE_API_KEY_ANNOTATION};
-use owl_entity::activation::{Activation, ActivationResponse, StatusCode};
+use owl_entity::activation::{Activation, ActivationResponse, RunAnnotations, StatusCode};
 use owl_entity::container::{InitRequest, InitValue, RunRequest};
 use owl_entity::entity::Entity;
 use owl_entity::exec::{Exec, Manifest};
 use owl_entity::message::{ActivationMessage, ControllerMessage};
 use owl_entity::name::EntityPath;
-use owl_entity::params::Params;
 use owl_queue::Queue;
 use owl_store::Store;
 use serde_json::{Map, Value, json};
@@ -322,20 +321,15 @@ impl Runner {
         ran: &Ran,
         logs: Vec<String>,
     ) -> Activation {
-        let mut annotations = Params::new();
-        annotations.set("path", json!(msg.action.doc_id()));
-        annotations.set("waitTime", json!(ran.wait_ms.max(0)));
-        if let Some(a) = action {
-            annotations.set("kind", json!(a.exec.kind()));
-            annotations.set("limits", json!(a.limits));
+        let annotations = RunAnnotations {
+            path: &msg.action.doc_id(),
+            wait_ms: ran.wait_ms,
+            action,
+            timed_out: ran.outcome.timeout,
+            init_ms: ran.init_ms,
+            binding: msg.binding.as_deref(),
         }
-        annotations.set("timeout", json!(ran.outcome.timeout));
-        if let Some(i) = ran.init_ms {
-            annotations.set("initTime", json!(i));
-        }
-        if let Some(b) = &msg.binding {
-            annotations.set("binding", json!(b));
-        }
+        .params();
         Activation {
             namespace: EntityPath::from_name(msg.caller.namespace.clone()),
             name: msg.action.name.clone(),
