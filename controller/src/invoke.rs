@@ -164,9 +164,10 @@ pub async fn invoke(
             return Err(ApiError::bad_request(messages::PARAMETERS_NOT_ALLOWED));
         }
     }
+    // The action's parameters (package and binding ones merged in), the request's over them.
+    let mut content: Map<String, Value> = action.parameters.to_object();
+    content.extend(args);
     if let Exec::Builtin { main } = &action.exec {
-        let mut content: Map<String, Value> = action.parameters.to_object();
-        content.extend(args);
         return crate::builtin::run(
             ctx,
             &resolved,
@@ -190,8 +191,6 @@ pub async fn invoke(
             messages::SEQUENCES_NOT_YET,
         ));
     }
-    let mut content: Map<String, Value> = action.parameters.to_object();
-    content.extend(args);
     let activation_id = ActivationId::generate();
     let message = ActivationMessage {
         transid: ctx.req.tid.to_string(),

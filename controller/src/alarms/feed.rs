@@ -23,7 +23,6 @@
 use actix_web::http::Method;
 use actix_web::web::Bytes;
 use owl_entity::alarm::Alarm;
-use owl_entity::identity::AuthKey;
 use owl_entity::name::EntityName;
 use owl_store::StoreError;
 use serde_json::{Map, Value, json};
@@ -196,15 +195,9 @@ async fn verify_trigger(
             Some("Invalid constructor options. Missing api_key parameter."),
         ));
     };
-    let identity = match AuthKey::parse(apikey) {
-        Some(k) => ctx
-            .state
-            .store
-            .identity_for_key(&k)
-            .await
-            .map_err(store_failure)?,
-        None => None,
-    };
+    let identity = super::identity_of(&*ctx.state.store, apikey)
+        .await
+        .map_err(store_failure)?;
     let Some(identity) = identity else {
         return Err(failure(FAILED, None));
     };

@@ -76,6 +76,18 @@ impl Alarms {
     }
 }
 
+/// The identity a schedule's key (`uuid:key`) opens now: `None` when it is malformed, deleted or
+/// blocked. Feeds check the caller's key with it, and every fire acts as it.
+pub(crate) async fn identity_of(
+    store: &dyn Store,
+    apikey: &str,
+) -> Result<Option<owl_entity::identity::Identity>, StoreError> {
+    match owl_entity::identity::AuthKey::parse(apikey) {
+        Some(k) => store.identity_for_key(&k).await,
+        None => Ok(None),
+    }
+}
+
 /// Where a trigger's schedule lives.
 pub fn doc_id(namespace: &str, trigger: &str) -> String {
     format!("{PREFIX}{namespace}/{trigger}")

@@ -26,7 +26,6 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use owl_entity::EpochMillis;
 use owl_entity::alarm::{Alarm, FireError};
-use owl_entity::identity::{AuthKey, Identity};
 use owl_entity::name::EntityName;
 use owl_store::{Store, StoreError};
 use serde_json::json;
@@ -244,12 +243,9 @@ enum Outcome {
 /// the next scheduled time.
 async fn fire(state: &Arc<AppState>, alarm: &Alarm, next: Option<EpochMillis>) -> Outcome {
     let trigger = format!("/{}/{}", alarm.namespace, alarm.name);
-    let identity = match AuthKey::parse(&alarm.apikey) {
-        None => None,
-        Some(k) => match state.store.identity_for_key(&k).await {
-            Ok(i) => i,
-            Err(e) => return Outcome::Failed(format!("the store could not be read: {e}")),
-        },
+    let identity = match super::identity_of(&*state.store, &alarm.apikey).await {
+        Ok(i) => i,
+        Err(e) => return Outcome::Failed(format!("the store could not be read: {e}")),
     };
     let Some(identity) = identity.filter(|i| i.namespace.as_str() == alarm.namespace) else {
         return Outcome::Stop(
@@ -355,7 +351,7 @@ async fn delete_after_fire(state: &Arc<AppState>, alarm: &Alarm) {
     if let Ok(Some(s)) = load(&*state.store, &id).await {
         let _ = state.store.delete_doc(&id, &s.rev).await;
     }
-    let Some(identity) = owner(state, alarm).await else {
+    let Ok(Some(identity)) = super::identity_of(&*state.store, &alarm.apikey).await else {
         return;
     };
     let (Ok(ns), Ok(name)) = (
@@ -425,11 +421,6 @@ async fn delete_after_fire(state: &Arc<AppState>, alarm: &Alarm) {
     if let Err(e) = deleted {
         tracing::warn!(trigger = %name, error = %e.message, "the trigger of a fired once alarm could not be deleted");
     }
-}
-
-async fn owner(state: &AppState, alarm: &Alarm) -> Option<Identity> {
-    let key = AuthKey::parse(&alarm.apikey)?;
-    state.store.identity_for_key(&key).await.ok().flatten()
 }
 
 #[cfg(test)]
