@@ -62,6 +62,39 @@ pub enum ControllerMessage {
         activation_id: ActivationId,
         namespace: EntityName,
         invoker: String,
+        /// The memory (MB) the activation held on the invoker, free again: the controller gives it
+        /// back to its account of that invoker.
+        #[serde(default)]
+        released_mb: i64,
+    },
+}
+
+/// Whether an invoker takes work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InvokerState {
+    /// Consuming its queue.
+    Up,
+    /// Stopping (SIGTERM): it finishes what it holds and takes nothing more; send it nothing.
+    Draining,
+}
+
+/// A sign of life every controller hears, sent about once a second by every invoker and controller.
+/// Controllers send only to invokers heard from lately, and share each invoker's memory among the
+/// controllers heard from lately.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum Heartbeat {
+    Invoker {
+        id: String,
+        /// Memory for action containers, in MB.
+        user_memory_mb: i64,
+        state: InvokerState,
+        at: EpochMillis,
+    },
+    Controller {
+        id: String,
+        at: EpochMillis,
     },
 }
 
@@ -105,9 +138,24 @@ mod tests {
             activation_id: ActivationId::parse(&"a".repeat(32)).unwrap(),
             namespace: EntityName::new("guest").unwrap(),
             invoker: "invoker0".into(),
+            released_mb: 256,
         };
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["type"], "completion");
         assert_eq!(serde_json::from_value::<ControllerMessage>(v).unwrap(), c);
+    }
+
+    #[test]
+    fn heartbeats_are_tagged_by_role() {
+        let h = Heartbeat::Invoker {
+            id: "invoker1".into(),
+            user_memory_mb: 2048,
+            state: InvokerState::Draining,
+            at: 7,
+        };
+        let v = serde_json::to_value(&h).unwrap();
+        assert_eq!(v["role"], "invoker");
+        assert_eq!(v["state"], "draining");
+        assert_eq!(serde_json::from_value::<Heartbeat>(v).unwrap(), h);
     }
 }

@@ -1,12 +1,14 @@
 //! The in-process queue: one unbounded channel per consumer, created when it subscribes. A message
 //! sent to a queue nobody consumes is refused, so a controller learns at once that no invoker runs.
-//! Acknowledgement is a no-op: a process that crashes loses its channels with it.
+//! Acknowledgement is a no-op and `prefetch` is moot: a process that crashes loses its channels with
+//! it. A queue has one consumer at a time (a second is refused while the first lives): in one
+//! process there is no invoker to take over from.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use owl_entity::message::{ActivationMessage, ControllerMessage};
+use owl_entity::message::{ActivationMessage, ControllerMessage, Heartbeat};
 use tokio::sync::mpsc;
 
 use crate::{Delivery, Queue, QueueError, Result, Subscription};
@@ -15,6 +17,7 @@ use crate::{Delivery, Queue, QueueError, Result, Subscription};
 pub struct InProcessQueue {
     invokers: Mutex<HashMap<String, mpsc::UnboundedSender<ActivationMessage>>>,
     controllers: Mutex<HashMap<String, mpsc::UnboundedSender<ControllerMessage>>>,
+    listeners: Mutex<HashMap<String, mpsc::UnboundedSender<Heartbeat>>>,
 }
 
 impl InProcessQueue {
@@ -43,12 +46,16 @@ fn send<T>(map: &Mutex<HashMap<String, mpsc::UnboundedSender<T>>>, to: &str, m: 
 fn subscribe<T: Send + 'static>(
     map: &Mutex<HashMap<String, mpsc::UnboundedSender<T>>>,
     who: &str,
-) -> Box<dyn Subscription<T>> {
+) -> Result<Box<dyn Subscription<T>>> {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if map.get(who).is_some_and(|tx| !tx.is_closed()) {
+        return Err(QueueError::Backend(format!(
+            "queue '{who}' already has its consumer"
+        )));
+    }
     let (tx, rx) = mpsc::unbounded_channel();
-    map.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(who.to_string(), tx);
-    Box::new(Receiver(rx))
+    map.insert(who.to_string(), tx);
+    Ok(Box::new(Receiver(rx)))
 }
 
 #[async_trait]
@@ -61,15 +68,29 @@ impl Queue for InProcessQueue {
         send(&self.controllers, controller, message)
     }
 
-    async fn activations(&self, invoker: &str) -> Result<Box<dyn Subscription<ActivationMessage>>> {
-        Ok(subscribe(&self.invokers, invoker))
+    async fn activations(
+        &self,
+        invoker: &str,
+        _prefetch: u16,
+    ) -> Result<Box<dyn Subscription<ActivationMessage>>> {
+        subscribe(&self.invokers, invoker)
     }
 
     async fn controller_messages(
         &self,
         controller: &str,
     ) -> Result<Box<dyn Subscription<ControllerMessage>>> {
-        Ok(subscribe(&self.controllers, controller))
+        subscribe(&self.controllers, controller)
+    }
+
+    async fn send_heartbeat(&self, beat: Heartbeat) -> Result<()> {
+        let mut listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+        listeners.retain(|_, tx| tx.send(beat.clone()).is_ok());
+        Ok(())
+    }
+
+    async fn heartbeats(&self, listener: &str) -> Result<Box<dyn Subscription<Heartbeat>>> {
+        subscribe(&self.listeners, listener)
     }
 }
 
@@ -85,6 +106,7 @@ mod tests {
             activation_id: ActivationId::generate(),
             namespace: EntityName::new("guest").unwrap(),
             invoker: "invoker0".into(),
+            released_mb: 0,
         }
     }
 
@@ -110,5 +132,28 @@ mod tests {
             q.send_to_controller("nobody", completion(0)).await,
             Err(QueueError::NoConsumer("nobody".into()))
         );
+    }
+
+    #[tokio::test]
+    async fn a_queue_takes_a_second_consumer_only_once_the_first_is_gone() {
+        let q = InProcessQueue::new();
+        let first = q.activations("i0", 1).await.unwrap();
+        assert!(q.activations("i0", 1).await.is_err());
+        drop(first);
+        assert!(q.activations("i0", 1).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn heartbeats_reach_every_listener() {
+        let q = InProcessQueue::new();
+        let mut a = q.heartbeats("c0").await.unwrap();
+        let mut b = q.heartbeats("c1").await.unwrap();
+        let beat = Heartbeat::Controller {
+            id: "c0".into(),
+            at: 1,
+        };
+        q.send_heartbeat(beat.clone()).await.unwrap();
+        assert_eq!(a.next().await.unwrap().ack(), beat);
+        assert_eq!(b.next().await.unwrap().ack(), beat);
     }
 }
