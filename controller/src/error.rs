@@ -81,6 +81,10 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %e, "store failure");
                 ApiError::internal()
             }
+            StoreError::Unavailable(e) => {
+                tracing::error!(error = %e, "store unavailable");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, messages::STORE_UNAVAILABLE)
+            }
         }
     }
 }

@@ -6,6 +6,8 @@
 //!   shaped for a revisioned document store (CouchDB): every document has an opaque revision, a write
 //!   names the revision it replaces, and a stale revision is a [`StoreError::Conflict`].
 //! - [`sqlite`]: the embedded backend of `owl standalone`, one SQLite file in the data directory.
+//! - [`couch`]: the backend of the distributed mode, CouchDB shared by every controller and invoker,
+//!   with upstream's document layout.
 //! - [`memory`]: the in-memory twin for unit tests, honouring the same contract.
 //! - [`cached`]: a read cache in front of either, for the identity and entity lookups of every
 //!   request; it honours the same contract.
@@ -14,6 +16,7 @@
 //! The contract suite in `tests/contract.rs` runs against every backend.
 
 pub mod cached;
+pub mod couch;
 pub mod memory;
 pub mod seed;
 pub mod sqlite;
@@ -26,6 +29,7 @@ use owl_entity::identity::{AuthKey, Identity, NamespaceLimits, Subject};
 use owl_entity::name::{EntityName, EntityPath};
 
 pub use cached::CachedStore;
+pub use couch::{CouchConfig, CouchStore};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -54,6 +58,10 @@ pub enum StoreError {
     /// The backend itself failed (I/O, a closed database).
     #[error("store failure: {0}")]
     Backend(String),
+    /// The backend cannot be reached or did not answer in time (a database server that is down or
+    /// slow): nothing was written, and the request may be retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Which entities of a namespace a list wants.

@@ -1,4 +1,8 @@
-//! The store contract, run against every backend: the in-memory twin and SQLite.
+//! The store contract, run against every backend: the in-memory twin, SQLite and CouchDB, each alone
+//! and behind the read cache.
+//!
+//! The CouchDB cases need a server: `OWL_TEST_COUCH_URL` names it (`scripts/test` starts one with
+//! `scripts/services/couch/run`). Each case gets databases of its own, deleted when it ends.
 
 use std::sync::Arc;
 
@@ -90,18 +94,92 @@ fn names(list: &[Entity]) -> Vec<String> {
     list.iter().map(|e| e.fqn().doc_id()).collect()
 }
 
+/// A backend under test, and what removes its data when the test ends.
+struct TestStore {
+    store: Arc<dyn Store>,
+    _cleanup: Option<DeleteDatabases>,
+}
+
+impl TestStore {
+    /// A backend whose data goes with it (memory, a temporary directory).
+    fn plain(store: Arc<dyn Store>) -> Self {
+        TestStore {
+            store,
+            _cleanup: None,
+        }
+    }
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = Arc<dyn Store>;
+    fn deref(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+/// Deletes a CouchDB test's databases when dropped (on its own runtime: a drop cannot wait).
+struct DeleteDatabases(owl_store::CouchConfig);
+
+impl Drop for DeleteDatabases {
+    fn drop(&mut self) {
+        let config = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(owl_store::CouchStore::delete_databases(&config))
+        })
+        .join();
+    }
+}
+
+/// The server the CouchDB cases use, with a database prefix no other test uses.
+fn couch_config() -> owl_store::CouchConfig {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let url = std::env::var("OWL_TEST_COUCH_URL").unwrap_or_else(|_| {
+        panic!(
+            "the CouchDB contract tests need a CouchDB-compatible server: start one with \
+             scripts/services/couch/run start DIR PORT and set OWL_TEST_COUCH_URL \
+             (scripts/test does)"
+        )
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    owl_store::CouchConfig {
+        db_prefix: format!("t{}_{n}_", std::process::id()),
+        ..owl_store::CouchConfig::new(url)
+    }
+}
+
+async fn couch_store(cached: bool) -> TestStore {
+    let config = couch_config();
+    let store: Arc<dyn Store> = Arc::new(
+        owl_store::CouchStore::connect(config.clone())
+            .await
+            .unwrap(),
+    );
+    TestStore {
+        store: if cached {
+            owl_store::CachedStore::wrap(store)
+        } else {
+            store
+        },
+        _cleanup: Some(DeleteDatabases(config)),
+    }
+}
+
 macro_rules! contract {
-    ($backend:ident, $make:expr) => {
+    ($backend:ident, with_cleanup: $make:expr) => {
         mod $backend {
             use super::*;
 
-            fn store() -> Arc<dyn Store> {
+            async fn store() -> TestStore {
                 $make
             }
 
             #[tokio::test]
             async fn service_documents_are_revisioned_and_a_stale_write_changes_nothing() {
-                let s = store();
+                let s = store().await;
                 assert_eq!(s.get_doc("alarm/guest/t").await.unwrap(), None);
                 let r1 = s.put_doc("alarm/guest/t", &json!({"n": 1}), None).await.unwrap();
                 assert_eq!(
@@ -132,7 +210,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn service_documents_list_by_prefix_in_id_order() {
-                let s = store();
+                let s = store().await;
                 for id in ["alarm/b/t", "lease/scheduler", "alarm/a/t", "alarms", "alarm/a/s"] {
                     s.put_doc(id, &json!({"id": id}), None).await.unwrap();
                 }
@@ -152,7 +230,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn racing_writers_of_one_service_document_have_exactly_one_winner() {
-                let s = store();
+                let s = store().await;
                 let r = s.put_doc("lease/x", &json!({"holder": null}), None).await.unwrap();
                 let mut tasks = Vec::new();
                 for i in 0..16 {
@@ -170,7 +248,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn creating_an_entity_that_exists_is_a_conflict() {
-                let s = store();
+                let s = store().await;
                 s.put_entity(&action("guest", "a", 1), None).await.unwrap();
                 assert_eq!(
                     s.put_entity(&action("guest", "a", 2), None).await,
@@ -180,7 +258,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn an_update_with_a_stale_revision_is_a_conflict_and_changes_nothing() {
-                let s = store();
+                let s = store().await;
                 let r1 = s.put_entity(&action("guest", "a", 1), None).await.unwrap();
                 let r2 = s
                     .put_entity(&action("guest", "a", 2), Some(&r1))
@@ -197,7 +275,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn updating_or_deleting_a_missing_entity_says_not_found() {
-                let s = store();
+                let s = store().await;
                 let r = s.put_entity(&action("guest", "a", 1), None).await.unwrap();
                 s.delete_entity("guest/a", &r).await.unwrap();
                 assert_eq!(s.get_entity("guest/a").await.unwrap(), None);
@@ -213,7 +291,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn a_delete_with_a_stale_revision_is_a_conflict() {
-                let s = store();
+                let s = store().await;
                 let r1 = s.put_entity(&action("guest", "a", 1), None).await.unwrap();
                 s.put_entity(&action("guest", "a", 2), Some(&r1))
                     .await
@@ -227,7 +305,7 @@ macro_rules! contract {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn of_many_concurrent_updates_from_one_revision_exactly_one_wins() {
-                let s = store();
+                let s = store().await;
                 let r = s.put_entity(&action("guest", "a", 0), None).await.unwrap();
                 let tasks: Vec<_> = (1..=16)
                     .map(|i| {
@@ -258,7 +336,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn lists_are_newest_first_and_paged() {
-                let s = store();
+                let s = store().await;
                 for (n, t) in [("a", 1), ("b", 3), ("c", 2)] {
                     s.put_entity(&action("guest", n, t), None).await.unwrap();
                 }
@@ -276,7 +354,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn a_namespace_scope_includes_packaged_actions_and_a_path_scope_only_its_own() {
-                let s = store();
+                let s = store().await;
                 s.put_entity(&action("guest", "a", 1), None).await.unwrap();
                 s.put_entity(&action("guest/pkg", "b", 2), None)
                     .await
@@ -307,7 +385,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn public_lists_hold_published_packages_but_no_bindings() {
-                let s = store();
+                let s = store().await;
                 let b = Binding {
                     namespace: name("guest"),
                     name: name("shared"),
@@ -329,7 +407,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn a_key_opens_its_namespace_until_the_subject_is_blocked() {
-                let s = store();
+                let s = store().await;
                 let (mut subj, key) = subject("alice", "alice-ns");
                 let r = s.put_subject(&subj, None).await.unwrap();
                 let id = s.identity_for_key(&key).await.unwrap().unwrap();
@@ -351,7 +429,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn a_key_cannot_belong_to_two_subjects() {
-                let s = store();
+                let s = store().await;
                 let (a, _) = subject("a", "ns-a");
                 s.put_subject(&a, None).await.unwrap();
                 let mut b = subject("b", "ns-b").0;
@@ -362,7 +440,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn namespace_limits_come_with_the_identity() {
-                let s = store();
+                let s = store().await;
                 let (subj, key) = subject("alice", "alice-ns");
                 s.put_subject(&subj, None).await.unwrap();
                 let limits = NamespaceLimits {
@@ -386,7 +464,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn records_written_at_once_are_all_kept_and_a_duplicate_alone_is_refused() {
-                let s = store();
+                let s = store().await;
                 let records: Vec<Activation> = (0..300)
                     .map(|i| activation("guest", "a", i, "guest/a"))
                     .collect();
@@ -410,7 +488,7 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn activations_list_newest_first_and_filter_by_name_and_time() {
-                let s = store();
+                let s = store().await;
                 let a1 = activation("guest", "hello", 100, "guest/hello");
                 let a2 = activation("guest", "hello", 300, "guest/pkg/hello");
                 let a3 = activation("guest", "bye", 200, "guest/bye");
@@ -460,9 +538,9 @@ macro_rules! contract {
 
             #[tokio::test]
             async fn seeding_creates_the_well_known_identities_once() {
-                let s = store();
-                owl_store::seed::ensure_default_subjects(&*s).await.unwrap();
-                owl_store::seed::ensure_default_subjects(&*s).await.unwrap();
+                let s = store().await;
+                owl_store::seed::ensure_default_subjects(&**s).await.unwrap();
+                owl_store::seed::ensure_default_subjects(&**s).await.unwrap();
                 let guest = AuthKey::parse(owl_entity::identity::GUEST_KEY).unwrap();
                 assert_eq!(
                     s.identity_for_key(&guest)
@@ -487,6 +565,9 @@ macro_rules! contract {
             }
         }
     };
+    ($backend:ident, $make:expr) => {
+        contract!($backend, with_cleanup: TestStore::plain($make));
+    };
 }
 
 contract!(memory, Arc::new(owl_store::MemoryStore::new()));
@@ -508,6 +589,8 @@ contract!(cached_sqlite, {
         .keep();
     owl_store::CachedStore::wrap(Arc::new(owl_store::SqliteStore::open(&dir).unwrap()))
 });
+contract!(couch, with_cleanup: couch_store(false).await);
+contract!(cached_couch, with_cleanup: couch_store(true).await);
 
 #[tokio::test]
 async fn a_cached_store_sees_at_once_what_another_process_changed() {
