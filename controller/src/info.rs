@@ -68,3 +68,30 @@ pub fn api_docs() -> ApiResult<Reply> {
     let v: Value = serde_json::from_str(SWAGGER).map_err(|_| ApiError::internal())?;
     Reply::ok(v)
 }
+
+/// Each invoker this controller knows, `up` or `down`, as upstream's `GET /invokers`.
+pub fn invokers(state: &AppState) -> ApiResult<Reply> {
+    let mut health = serde_json::Map::new();
+    if let Some(d) = &state.dispatch {
+        for (name, h, _) in d.balancer.census() {
+            let word = match h {
+                crate::balancer::Health::Healthy => "up",
+                crate::balancer::Health::Gone => "down",
+            };
+            health.insert(name, json!(word));
+        }
+    }
+    Reply::ok(Value::Object(health))
+}
+
+/// How many invokers are up, as upstream's `GET /invokers/healthy/count`.
+pub fn healthy_invokers(state: &AppState) -> ApiResult<Reply> {
+    let up = state.dispatch.as_ref().map_or(0, |d| {
+        d.balancer
+            .census()
+            .iter()
+            .filter(|(_, h, _)| *h == crate::balancer::Health::Healthy)
+            .count()
+    });
+    Reply::ok(json!(up))
+}

@@ -18,8 +18,10 @@ use owl_entity::activation::{Activation, ActivationId, StatusCode as Outcome};
 use owl_entity::exec::Exec;
 use owl_entity::message::{ActivationMessage, Caller};
 use owl_entity::name::{EntityName, FullyQualifiedName};
+use owl_queue::QueueError;
 use serde_json::{Map, Value, json};
 
+use crate::dispatch::DispatchError;
 use crate::entitlement::{self, Privilege};
 use crate::error::{ApiError, ApiResult};
 use crate::request::{Ctx, Reply};
@@ -215,27 +217,25 @@ pub async fn invoke(
         binding: resolved.binding.clone(),
         received,
     };
-    let invoker = dispatch
-        .invoker_for(&own, &resolved.fqn.doc_id())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                messages::SERVICE_UNAVAILABLE,
-            )
-        })?
-        .to_string();
     // Upstream gives a slot back at the latest after twice the action's time limit (60 s at least)
     // and a minute more.
     let slot_timeout = Duration::from_millis(action.limits.timeout.max(60_000) as u64 * 2 + 60_000);
+    let blackbox = matches!(action.exec, Exec::Blackbox { .. });
     let waiter = dispatch
-        .publish(&invoker, message, &own, slot_timeout)
+        .publish(message, &own, action.limits.memory, blackbox, slot_timeout)
         .await
         .map_err(|e| {
             tracing::warn!(tid = %ctx.req.tid, error = %e, "no invoker took the activation");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                messages::SERVICE_UNAVAILABLE,
-            )
+            match e {
+                DispatchError::Queue(QueueError::TooLarge { size, limit }) => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    messages::request_too_large(size, limit),
+                ),
+                _ => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    messages::SERVICE_UNAVAILABLE,
+                ),
+            }
         })?;
     slot.held = false;
     let accepted = || {

@@ -27,6 +27,7 @@ pub mod actions;
 pub mod activations;
 pub mod alarms;
 pub mod auth;
+pub mod balancer;
 pub mod builtin;
 pub mod catalog;
 pub mod config;

@@ -22,6 +22,10 @@ use crate::{
 enum Target {
     Info,
     Ping,
+    /// `/invokers`: each invoker's health, as upstream's controller answers it.
+    Invokers,
+    /// `/invokers/healthy/count`.
+    HealthyInvokers,
     ApiInfo,
     ApiDocs,
     Namespaces,
@@ -52,7 +56,11 @@ pub async fn dispatch(state: &std::sync::Arc<AppState>, req: &Request) -> ApiRes
         T::Ping if m == M::GET => Ok(Reply::Text(StatusCode::OK, "pong")),
         T::ApiInfo if m == M::GET => info::api(state),
         T::ApiDocs if m == M::GET => info::api_docs(),
-        T::Info | T::Ping | T::ApiInfo | T::ApiDocs => Err(not_allowed(&["GET"])),
+        T::Invokers if m == M::GET => info::invokers(state),
+        T::HealthyInvokers if m == M::GET => info::healthy_invokers(state),
+        T::Info | T::Ping | T::Invokers | T::HealthyInvokers | T::ApiInfo | T::ApiDocs => {
+            Err(not_allowed(&["GET"]))
+        }
         target => {
             let identity = auth::authenticate(state, req).await?;
             let ctx = Ctx {
@@ -157,6 +165,8 @@ fn parse(s: &[&str]) -> Option<Target> {
     Some(match s {
         [] => T::Info,
         ["ping"] => T::Ping,
+        ["invokers"] => T::Invokers,
+        ["invokers", "healthy", "count"] => T::HealthyInvokers,
         ["api", "v1"] | ["api", "v1", ""] => T::ApiInfo,
         ["api", "v1", "api-docs"] | ["api", "v1", "api-docs", ""] => T::ApiDocs,
         ["api", "v1", "namespaces"] | ["api", "v1", "namespaces", ""] => T::Namespaces,

@@ -30,7 +30,7 @@ pub const ACTION_GONE: &str = "Action could not be found or may have been delete
 pub const ACTION_INCOMPATIBLE: &str = "Action version is not compatible and cannot be invoked.";
 pub const PROVISION_FAILED: &str = "Failed to provision resources to run the action.";
 
-fn now_millis() -> EpochMillis {
+pub(crate) fn now_millis() -> EpochMillis {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -92,17 +92,36 @@ impl Runner {
         }
     }
 
-    /// Runs one activation: exactly one record stored and one completion sent, whatever happens.
-    pub async fn handle(&self, msg: &ActivationMessage) {
-        let record = self.execute(msg).await;
-        if let Err(e) = self.store.put_activation(&record).await {
-            tracing::error!(tid = %msg.transid, activation = %msg.activation_id, error = %e, "storing the activation failed");
+    /// Runs one activation: exactly one record stored and one completion sent, whatever happens. A
+    /// message delivered again (this invoker, or another before it, stopped before acknowledging
+    /// it) whose record exists is not run again: its completion is sent again.
+    pub async fn handle(&self, msg: &ActivationMessage, redelivered: bool) {
+        let recorded = redelivered
+            && matches!(
+                self.store
+                    .get_activation(&msg.caller.namespace, &msg.activation_id)
+                    .await,
+                Ok(Some(_))
+            );
+        let mut released_mb = 0;
+        if recorded {
+            tracing::info!(tid = %msg.transid, activation = %msg.activation_id, "redelivered activation already recorded: not run again");
+        } else {
+            let record = self.execute(msg).await;
+            released_mb = record
+                .annotations
+                .get("limits")
+                .and_then(|l| l.get("memory"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            self.store_record(msg, &record).await;
         }
         let completion = ControllerMessage::Completion {
             transid: msg.transid.clone(),
             activation_id: msg.activation_id.clone(),
             namespace: msg.caller.namespace.clone(),
             invoker: self.config.id.clone(),
+            released_mb,
         };
         if let Err(e) = self
             .queue
@@ -110,6 +129,28 @@ impl Runner {
             .await
         {
             tracing::warn!(tid = %msg.transid, error = %e, "the completion could not be sent");
+        }
+    }
+
+    /// Stores the record, retrying while the store is unavailable (a minute at most), so that the
+    /// message is acknowledged after its record is stored whenever the store comes back in time.
+    async fn store_record(&self, msg: &ActivationMessage, record: &Activation) {
+        let mut pause = Duration::from_millis(100);
+        let give_up = Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.store.put_activation(record).await {
+                // A conflict: a record under this id exists already (a controller ended it).
+                Ok(()) | Err(owl_store::StoreError::Conflict) => return,
+                Err(e @ owl_store::StoreError::Unavailable(_)) if Instant::now() < give_up => {
+                    tracing::warn!(tid = %msg.transid, activation = %msg.activation_id, error = %e, "storing the activation: retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(tid = %msg.transid, activation = %msg.activation_id, error = %e, "storing the activation failed");
+                    return;
+                }
+            }
         }
     }
 
