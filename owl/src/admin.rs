@@ -1,6 +1,7 @@
 //! `owl admin`: users, namespaces, keys and limits, written straight into the store, as OpenWhisk's
-//! `wskadmin` does. Safe beside a running `owl standalone` on the same data directory: every write is
-//! a revision-checked transaction.
+//! `wskadmin` does: the embedded store of `owl standalone` (its data directory), or with
+//! `--couch-url` the CouchDB of the distributed mode. Safe beside running servers: every write is
+//! revision-checked, and the controllers see it within a second.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,8 +15,35 @@ use owl_store::{SqliteStore, Store};
 #[derive(Args, Debug)]
 pub struct Options {
     /// Directory of the embedded store [default: $XDG_DATA_HOME/owl or ~/.local/share/owl].
-    #[arg(long, env = "OWL_DATA_DIR", global = true)]
+    #[arg(
+        long,
+        env = "OWL_DATA_DIR",
+        global = true,
+        conflicts_with = "couch_url"
+    )]
     data_dir: Option<PathBuf>,
+    /// The CouchDB of the distributed mode, instead of a data directory.
+    #[arg(long, env = "OWL_COUCH_URL", global = true)]
+    couch_url: Option<String>,
+    /// CouchDB user.
+    #[arg(long, env = "OWL_COUCH_USER", global = true)]
+    couch_user: Option<String>,
+    /// CouchDB password.
+    #[arg(
+        long,
+        env = "OWL_COUCH_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    couch_password: Option<String>,
+    /// Prefix of the CouchDB database names.
+    #[arg(
+        long,
+        env = "OWL_DB_PREFIX",
+        global = true,
+        default_value = "whisk_local_"
+    )]
+    db_prefix: String,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -94,14 +122,29 @@ enum NamespaceCommand {
 }
 
 pub fn run(o: Options) -> anyhow::Result<()> {
-    let dir = o.data_dir.clone().unwrap_or_else(crate::default_data_dir);
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir)
-            .with_context(|| format!("opening the store in {}", dir.display()))?,
-    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let store: Arc<dyn Store> = match &o.couch_url {
+        Some(url) => {
+            crate::backends::install_crypto();
+            let couch = crate::backends::StoreOptions {
+                couch_url: url.clone(),
+                couch_user: o.couch_user.clone(),
+                couch_password: o.couch_password.clone(),
+                db_prefix: o.db_prefix.clone(),
+                store_timeout: 10,
+            };
+            rt.block_on(couch.open())?
+        }
+        None => {
+            let dir = o.data_dir.clone().unwrap_or_else(crate::default_data_dir);
+            Arc::new(
+                SqliteStore::open(&dir)
+                    .with_context(|| format!("opening the store in {}", dir.display()))?,
+            )
+        }
+    };
     rt.block_on(async move {
         owl_store::seed::ensure_default_subjects(&*store).await?;
         match o.command {

@@ -1,6 +1,8 @@
 //! `owl`: the one binary.
 //!
 //! - [`standalone`]: the controller with an embedded store on one machine (`owl standalone`).
+//! - [`controller`] and [`invoker`]: the two halves apart, for many machines sharing RabbitMQ and
+//!   CouchDB ([`backends`]); [`signals`] stops them.
 //! - [`admin`]: users, namespaces, keys and limits, straight in the store (`owl admin ...`, what
 //!   OpenWhisk's `wskadmin` does).
 //! - [`runtimes`]: the Docker images actions run in (`owl runtimes build`).
@@ -8,7 +10,11 @@
 //! Configuration is one struct per command, each flag with an environment variable beside it.
 
 mod admin;
+mod backends;
+mod controller;
+mod invoker;
 mod runtimes;
+mod signals;
 mod standalone;
 
 use std::path::PathBuf;
@@ -30,6 +36,10 @@ struct Cli {
 enum Command {
     /// Run the whole platform in this process, on 127.0.0.1:3233 with OpenWhisk's guest key.
     Standalone(standalone::Options),
+    /// Serve the REST API of the distributed mode (RabbitMQ and CouchDB shared with the invokers).
+    Controller(controller::Options),
+    /// Run actions in Docker containers for the controllers of the distributed mode.
+    Invoker(invoker::Options),
     /// Manage users, namespaces, keys and limits in the store.
     Admin(admin::Options),
     /// Build and list the Docker images of the action runtimes.
@@ -47,18 +57,35 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+/// `OWL_LOG` (default `info`). lapin reports every lost broker connection at ERROR, which Owl
+/// reports once itself (and reconnects): it speaks only when `OWL_LOG` names it.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let asked = std::env::var("OWL_LOG").unwrap_or_else(|_| "info".into());
+    let directives = if asked.contains("lapin") {
+        asked
+    } else {
+        format!("{asked},lapin=off")
+    };
+    tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin=off"))
+}
+
+fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OWL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .init();
-    match cli.command {
+    let outcome = match cli.command {
         Command::Standalone(o) => standalone::run(o),
+        Command::Controller(o) => controller::run(o),
+        Command::Invoker(o) => invoker::run(o),
         Command::Admin(o) => admin::run(o),
         Command::Runtimes(o) => runtimes::run(o),
+    };
+    // One line that says what went wrong, with its causes, and a non-zero exit.
+    if let Err(e) = outcome {
+        eprintln!("owl: {e:#}");
+        std::process::exit(1);
     }
 }

@@ -10,12 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use owl_controller::AppState;
+use owl_controller::balancer::BalancerConfig;
 use owl_controller::dispatch::Dispatch;
-use owl_controller::{AppState, ControllerConfig};
-use owl_entity::exec::Manifest;
-use owl_invoker::{Invoker, InvokerConfig};
+use owl_invoker::{Heartbeats, InvokerConfig};
 use owl_queue::{InProcessQueue, Queue};
 use owl_store::{CachedStore, MemoryStore, SqliteStore, Store};
+
+use crate::invoker::ContainerAddress;
 
 #[derive(clap::Args, Debug)]
 pub struct Options {
@@ -76,20 +78,8 @@ pub struct Options {
     alarm_misfire_grace: u64,
 }
 
-#[derive(clap::ValueEnum, Debug, Clone, Copy)]
-enum ContainerAddress {
-    Bridge,
-    Published,
-}
-
 pub fn run(o: Options) -> anyhow::Result<()> {
-    let mut config = ControllerConfig::default();
-    config.bounds.concurrency.max = o.max_action_concurrency;
-    if let Some(path) = &o.runtimes {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        config.manifest = Manifest::from_json(&text).map_err(anyhow::Error::msg)?;
-    }
+    let config = crate::controller::config(o.max_action_concurrency, o.runtimes.as_deref())?;
     let backend_store: Arc<dyn Store> = if o.in_memory {
         Arc::new(MemoryStore::new())
     } else {
@@ -106,9 +96,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}:{}", o.bind, o.port))?;
     let addr = listener.local_addr()?;
     let mut listeners = vec![listener];
-    let workers = o
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let workers = crate::controller::workers(o.workers);
 
     // The invoker's side: its own runtime, so activations never wait behind HTTP parsing.
     let backend = tokio::runtime::Builder::new_multi_thread()
@@ -117,22 +105,8 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let queue: Arc<dyn Queue> = Arc::new(InProcessQueue::new());
-    let dispatch = Dispatch::new(queue.clone(), "controller0", vec![o.invoker_id.clone()]);
-    backend.block_on(async {
-        owl_store::seed::ensure_default_subjects(&*store)
-            .await
-            .context("seeding the default identities")?;
-        let written = owl_controller::catalog::install(&*store, owl_controller::now_millis())
-            .await
-            .context("installing the whisk.system catalog")?;
-        if written > 0 {
-            tracing::info!(entities = written, "the whisk.system catalog is installed");
-        }
-        dispatch
-            .start(store.clone())
-            .await
-            .context("consuming the controller's queue")
-    })?;
+    let dispatch = Dispatch::new(queue.clone(), "controller0", BalancerConfig::default());
+    backend.block_on(crate::controller::prepare(&store, &dispatch))?;
     let invoker = if o.no_invoker {
         None
     } else {
@@ -149,17 +123,18 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         // Connect and subscribe now, so activations sent while images build wait in the queue; without
         // Docker, nobody subscribes and invokes answer 503 at once.
         let connected = backend.block_on(async {
-            let reach = match o.container_address {
-                ContainerAddress::Bridge => owl_invoker::docker::Reach::Bridge,
-                ContainerAddress::Published => owl_invoker::docker::Reach::Published,
-            };
-            let docker = owl_invoker::docker::Docker::connect(&o.invoker_id, reach).await?;
+            let docker =
+                owl_invoker::docker::Docker::connect(&o.invoker_id, o.container_address.reach())
+                    .await?;
+            let prefetch = owl_invoker::prefetch(o.user_memory, o.max_action_concurrency);
             let subscription = queue
-                .activations(&o.invoker_id)
+                .activations(&o.invoker_id, prefetch)
                 .await
                 .map_err(|e| owl_invoker::docker::DockerError(e.to_string()))?;
             let gateway = docker.bridge_gateway().await;
-            Ok::<_, owl_invoker::docker::DockerError>((docker, subscription, gateway))
+            // Heard at once: activations sent while the images build wait in the queue.
+            let heartbeats = Heartbeats::start(queue.clone(), &o.invoker_id, o.user_memory);
+            Ok::<_, owl_invoker::docker::DockerError>((docker, subscription, gateway, heartbeats))
         });
         match connected {
             Err(e) => {
@@ -169,41 +144,24 @@ pub fn run(o: Options) -> anyhow::Result<()> {
                 );
                 None
             }
-            Ok((docker, subscription, gateway)) => {
+            Ok((docker, subscription, gateway, heartbeats)) => {
                 if o.api_host.is_none() {
                     invoker_config.api_host = callback_address(gateway, addr, &mut listeners);
                 }
                 tracing::info!(api_host = %invoker_config.api_host, "actions call the API back here");
                 let (manifest, store, queue) =
                     (config.manifest.clone(), store.clone(), queue.clone());
-                Some(backend.spawn(async move {
-                    let m = manifest.clone();
-                    let built =
-                        tokio::task::spawn_blocking(move || crate::runtimes::build_missing(&m))
-                            .await;
-                    if let Ok(Err(e)) = built {
-                        tracing::warn!("runtime images could not be built: {e:#}");
-                    }
-                    match Invoker::start(
+                Some((
+                    backend.spawn(crate::invoker::start(
                         invoker_config,
                         manifest,
                         store,
                         queue,
                         docker,
                         subscription,
-                    )
-                    .await
-                    {
-                        Ok(i) => {
-                            tracing::info!("invoker started");
-                            Some(i)
-                        }
-                        Err(e) => {
-                            tracing::warn!("the invoker could not start: {e}");
-                            None
-                        }
-                    }
-                }))
+                    )),
+                    heartbeats,
+                ))
             }
         }
     };
@@ -217,19 +175,18 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         let _guard = backend.enter();
         owl_controller::alarms::scheduler::start(state.clone(), "controller0".into())
     };
-    actix_web::rt::System::new().block_on(async move {
-        let server = owl_controller::serve(listeners, state, workers)?;
+    crate::controller::serve(listeners, state, workers, || {
         // Scripts wait for this line; it names the port even when the OS chose it.
         println!("owl standalone listening on http://{addr}");
         println!("guest key: {}", owl_entity::identity::GUEST_KEY);
-        server.await?;
-        anyhow::Ok(())
     })?;
-    if let Some(task) = invoker {
+    if let Some((task, heartbeats)) = invoker {
+        drop(heartbeats);
         if task.is_finished() {
             backend.block_on(async {
                 if let Ok(Some(i)) = task.await {
-                    i.shutdown().await;
+                    // The API has stopped: nobody waits for what still runs.
+                    i.shutdown(Duration::ZERO).await;
                 }
             });
         } else {
