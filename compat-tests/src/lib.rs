@@ -1,7 +1,9 @@
 //! Black-box compatibility tests: they start the real `owl` binary and speak to it over HTTP only.
 //!
-//! - [`server`]: starts `owl standalone` on a free port with its own data directory, restarts it on the
-//!   same directory, and stops it when dropped.
+//! - [`server`]: starts `owl standalone` (or two controllers and two invokers on RabbitMQ and CouchDB)
+//!   with storage of its own, restarts it on the same storage, kills parts of it, and stops it when
+//!   dropped.
+//! - [`services`]: a RabbitMQ broker of a test's own, for tests that restart it.
 //! - [`client`]: sends requests shaped as the `wsk` CLI shapes them (headers, bodies ending in a newline,
 //!   query keys in order) and checks every response against OpenWhisk's swagger description.
 //! - [`swagger`]: a validator for the subset of JSON Schema that swagger 2.0 descriptions use.
@@ -12,11 +14,12 @@
 pub mod blank;
 pub mod client;
 pub mod server;
+pub mod services;
 pub mod swagger;
 
 pub use blank::blank;
 pub use client::{Client, Response};
-pub use server::{Owl, binary};
+pub use server::{Owl, Topology, binary};
 
 /// Milliseconds since the epoch, now (what activation records and alarm dates use).
 pub fn now_millis() -> i64 {

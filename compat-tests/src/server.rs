@@ -1,21 +1,81 @@
-//! Starts the real `owl` binary for a test.
+//! Starts the real `owl` binary for a test, in the topology the test run asks for.
+//!
+//! - standalone (the default): one `owl standalone` with its own data directory.
+//! - distributed (`OWL_TEST_TOPOLOGY=distributed`): two `owl controller`s and two `owl invoker`s
+//!   on the RabbitMQ broker and CouchDB-compatible server named by `OWL_TEST_AMQP_URL` and
+//!   `OWL_TEST_COUCH_URL` (scripts/test starts both), with databases of their own (a prefix per
+//!   server) and names of their own, so that tests run side by side. Requests go to the first
+//!   controller; [`Owl::bases`] names every one.
 //!
 //! The binary is `$OWL_BIN`, else `target/debug/owl` of this workspace; the test command builds it
-//! first. A missing binary fails the test with a message saying how to build it: never a skip.
+//! first. A missing binary or service fails the test with a message saying what to do: never a skip.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Owl {
+/// Which processes make up the server under test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topology {
+    Standalone,
+    Distributed { amqp: String, couch: String },
+}
+
+impl Topology {
+    /// The one this test run asks for.
+    pub fn from_env() -> Topology {
+        match std::env::var("OWL_TEST_TOPOLOGY").as_deref() {
+            Ok("distributed") => {
+                let need = |var: &str| {
+                    std::env::var(var).unwrap_or_else(|_| {
+                        panic!(
+                            "OWL_TEST_TOPOLOGY=distributed needs {var}: scripts/test starts RabbitMQ \
+                             (scripts/services/rabbitmq) and the CouchDB-compatible server \
+                             (scripts/services/couch/run) and sets it"
+                        )
+                    })
+                };
+                Topology::Distributed {
+                    amqp: need("OWL_TEST_AMQP_URL"),
+                    couch: need("OWL_TEST_COUCH_URL"),
+                }
+            }
+            Ok("standalone") | Err(_) => Topology::Standalone,
+            Ok(other) => panic!("OWL_TEST_TOPOLOGY={other}: expected standalone or distributed"),
+        }
+    }
+}
+
+/// One process of the server: what it is, and how to start it again.
+struct Process {
+    role: Role,
     child: Option<Child>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Standalone,
+    Controller(usize),
+    Invoker(usize),
+}
+
+pub struct Owl {
+    processes: Vec<Process>,
+    /// The first controller (or the standalone server).
     pub base: String,
+    /// Every controller, in order (one in standalone).
+    pub bases: Vec<String>,
     pub data_dir: tempfile::TempDir,
-    /// The invoker's name: unique per server, so servers of parallel tests leave each other's
+    /// The first invoker's name: unique per server, so servers of parallel tests leave each other's
     /// containers alone (each removes the leftovers of its own name at start).
     pub invoker_id: String,
+    pub topology: Topology,
+    tag: String,
     extra: Vec<String>,
+    /// The port each controller listens on, kept across restarts.
+    ports: Vec<u16>,
+    invokers: usize,
 }
 
 /// The `owl` binary under test.
@@ -29,29 +89,160 @@ pub fn binary() -> PathBuf {
     target.join("debug/owl")
 }
 
+/// The flags of `owl standalone` that the tests use, as they split between controller and invoker.
+fn split_flags(flags: &[String]) -> (Vec<String>, Vec<String>, bool) {
+    let (mut controller, mut invoker, mut no_invoker) = (vec![], vec![], false);
+    let mut i = 0;
+    while i < flags.len() {
+        let f = flags[i].as_str();
+        let value = || flags.get(i + 1).cloned().expect("a flag's value");
+        match f {
+            "--no-invoker" => no_invoker = true,
+            "--no-prewarm" => invoker.push(f.to_string()),
+            "--user-memory"
+            | "--pause-grace"
+            | "--idle-timeout"
+            | "--container-address"
+            | "--drain-grace" => {
+                invoker.extend([f.to_string(), value()]);
+                i += 1;
+            }
+            "--alarm-misfire-grace" => {
+                controller.extend([f.to_string(), value()]);
+                i += 1;
+            }
+            "--max-action-concurrency" | "--runtimes" => {
+                controller.extend([f.to_string(), value()]);
+                invoker.extend([f.to_string(), value()]);
+                i += 1;
+            }
+            other => panic!("the distributed topology does not know how to pass {other}"),
+        }
+        i += 1;
+    }
+    (controller, invoker, no_invoker)
+}
+
+/// Docker's bridge gateway: where the invokers' containers reach the controllers.
+fn bridge_gateway() -> String {
+    let out = Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            "bridge",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ])
+        .output()
+        .expect("docker runs (scripts/test starts the engine)");
+    let gw = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!gw.is_empty(), "Docker's bridge network has no gateway");
+    gw
+}
+
+/// Reads `child`'s stdout until a line starting with `prefix`; answers the rest of that line.
+fn await_line(child: &mut Child, prefix: &'static str, within: Duration) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                let _ = tx.send(rest.trim().to_string());
+            }
+        }
+    });
+    rx.recv_timeout(within)
+        .unwrap_or_else(|_| panic!("owl printed no '{prefix}' line within {within:?}"))
+}
+
 impl Owl {
-    /// A fresh `owl standalone` with an empty data directory and an invoker without prewarmed
-    /// containers.
+    /// A fresh server with empty storage and invokers without prewarmed containers.
     pub fn start() -> Owl {
         Owl::start_with(&["--no-prewarm"])
     }
 
-    /// A fresh `owl standalone` with these extra flags.
+    /// A fresh server with these extra `owl standalone` flags (split between controllers and
+    /// invokers in the distributed topology).
     pub fn start_with(flags: &[&str]) -> Owl {
+        Owl::start_on(Topology::from_env(), flags)
+    }
+
+    /// Two controllers and two invokers on the broker and store of this test run, whatever
+    /// topology the run asks for.
+    pub fn start_distributed(flags: &[&str]) -> Owl {
+        let topology = match Topology::from_env() {
+            Topology::Standalone => {
+                let need = |var: &str| {
+                    std::env::var(var).unwrap_or_else(|_| {
+                        panic!("{var} is not set: scripts/test starts the services and sets it")
+                    })
+                };
+                Topology::Distributed {
+                    amqp: need("OWL_TEST_AMQP_URL"),
+                    couch: need("OWL_TEST_COUCH_URL"),
+                }
+            }
+            d => d,
+        };
+        Owl::start_on(topology, flags)
+    }
+
+    /// A fresh server with one invoker in either topology, for tests of one invoker's pool (how
+    /// many containers it starts, its memory, its stem cells).
+    pub fn start_with_one_invoker(flags: &[&str]) -> Owl {
+        Owl::start_on_invokers(Topology::from_env(), flags, 1)
+    }
+
+    /// A fresh server of `topology` with these extra `owl standalone` flags.
+    pub fn start_on(topology: Topology, flags: &[&str]) -> Owl {
+        Owl::start_on_invokers(topology, flags, 2)
+    }
+
+    fn start_on_invokers(topology: Topology, flags: &[&str], invokers: usize) -> Owl {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let data_dir = tempfile::tempdir().expect("a temporary data directory");
-        let invoker_id = format!("test{}x{n}", std::process::id());
-        let extra = flags.iter().map(|f| f.to_string()).collect();
+        let tag = format!("test{}x{n}", std::process::id());
+        let extra: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        let (invoker_id, invokers) = match topology {
+            Topology::Standalone => (tag.clone(), 1),
+            Topology::Distributed { .. } => {
+                let none = split_flags(&extra).2;
+                (format!("{tag}i0"), if none { 0 } else { invokers })
+            }
+        };
         let mut owl = Owl {
-            child: None,
+            processes: vec![],
             base: String::new(),
-            data_dir,
+            bases: vec![],
+            data_dir: tempfile::tempdir().expect("a temporary data directory"),
             invoker_id,
+            topology,
+            tag,
             extra,
+            ports: vec![],
+            invokers,
         };
         owl.spawn();
         owl
+    }
+
+    pub fn is_distributed(&self) -> bool {
+        matches!(self.topology, Topology::Distributed { .. })
+    }
+
+    /// The names of this server's invokers.
+    pub fn invoker_ids(&self) -> Vec<String> {
+        match self.topology {
+            Topology::Standalone => vec![self.invoker_id.clone()],
+            Topology::Distributed { .. } => (0..self.invokers)
+                .map(|i| format!("{}i{i}", self.tag))
+                .collect(),
+        }
+    }
+
+    /// The database prefix of this server's databases (distributed topology).
+    pub fn db_prefix(&self) -> String {
+        format!("{}_", self.tag)
     }
 
     fn spawn(&mut self) {
@@ -61,101 +252,229 @@ impl Owl {
             "the owl binary is missing at {}: build it with `cargo build --bin owl` (scripts/test does)",
             bin.display()
         );
-        let mut child = Command::new(&bin)
-            .args([
-                "standalone",
-                "--port",
-                "0",
-                "--workers",
-                "2",
-                "--invoker-id",
-                &self.invoker_id,
-                "--data-dir",
-            ])
-            .arg(self.data_dir.path())
-            .args(&self.extra)
-            .env("OWL_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("owl starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("owl standalone listening on ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
+        match self.topology.clone() {
+            Topology::Standalone => {
+                let mut child = Command::new(&bin)
+                    .args([
+                        "standalone",
+                        "--port",
+                        "0",
+                        "--workers",
+                        "2",
+                        "--invoker-id",
+                    ])
+                    .arg(&self.invoker_id)
+                    .arg("--data-dir")
+                    .arg(self.data_dir.path())
+                    .args(&self.extra)
+                    .env("OWL_LOG", "warn")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .expect("owl starts");
+                self.base = await_line(
+                    &mut child,
+                    "owl standalone listening on ",
+                    Duration::from_secs(20),
+                );
+                self.bases = vec![self.base.clone()];
+                self.processes = vec![Process {
+                    role: Role::Standalone,
+                    child: Some(child),
+                }];
             }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("owl standalone printed its address");
-        self.base = url;
-        self.child = Some(child);
+            Topology::Distributed { amqp, couch } => {
+                let (controller_flags, mut invoker_flags, _) = split_flags(&self.extra);
+                if !invoker_flags.iter().any(|f| f == "--drain-grace") {
+                    // Tests stop their servers often: a short drain.
+                    invoker_flags.extend(["--drain-grace".into(), "5".into()]);
+                }
+                let gateway = bridge_gateway();
+                self.processes.clear();
+                self.bases.clear();
+                for c in 0..2 {
+                    let port = self.ports.get(c).copied().unwrap_or(0);
+                    let mut child = Command::new(&bin)
+                        .arg("controller")
+                        .arg("--controller-id")
+                        .arg(format!("{}c{c}", self.tag))
+                        .arg("--bind")
+                        .arg(format!("127.0.0.1,{gateway}"))
+                        .args(["--port", &port.to_string(), "--workers", "2"])
+                        .args(&controller_flags)
+                        .env("OWL_AMQP_URL", &amqp)
+                        .env("OWL_COUCH_URL", &couch)
+                        .env("OWL_DB_PREFIX", self.db_prefix())
+                        .env("OWL_QUEUE_SCOPE", &self.tag)
+                        .env("OWL_LOG", "warn")
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::inherit())
+                        .spawn()
+                        .expect("owl controller starts");
+                    let line = await_line(&mut child, "owl controller ", Duration::from_secs(30));
+                    let url = line
+                        .split(" listening on ")
+                        .nth(1)
+                        .expect("the controller's address")
+                        .to_string();
+                    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+                    if self.ports.len() <= c {
+                        self.ports.push(port);
+                    }
+                    self.bases.push(url);
+                    self.processes.push(Process {
+                        role: Role::Controller(c),
+                        child: Some(child),
+                    });
+                }
+                self.base = self.bases[0].clone();
+                for (i, id) in self.invoker_ids().into_iter().enumerate() {
+                    let api_host = format!("http://{gateway}:{}", self.ports[i % self.ports.len()]);
+                    let mut child = Command::new(&bin)
+                        .args(["invoker", "--invoker-id", &id, "--api-host", &api_host])
+                        .args(&invoker_flags)
+                        .env("OWL_AMQP_URL", &amqp)
+                        .env("OWL_COUCH_URL", &couch)
+                        .env("OWL_DB_PREFIX", self.db_prefix())
+                        .env("OWL_QUEUE_SCOPE", &self.tag)
+                        .env("OWL_LOG", "warn")
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::inherit())
+                        .spawn()
+                        .expect("owl invoker starts");
+                    await_line(&mut child, "owl invoker ", Duration::from_secs(120));
+                    self.processes.push(Process {
+                        role: Role::Invoker(i),
+                        child: Some(child),
+                    });
+                }
+                self.await_invokers(self.invokers);
+            }
+        }
     }
 
-    /// Stops the server (SIGTERM, then a wait) and starts it again on the same data directory.
+    /// Waits until every controller hears `count` healthy invokers.
+    pub fn await_invokers(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for base in &self.bases {
+            loop {
+                let healthy = ureq::get(&format!("{base}/invokers/healthy/count"))
+                    .call()
+                    .ok()
+                    .and_then(|mut r| r.body_mut().read_to_string().ok())
+                    .and_then(|s| s.trim().parse::<usize>().ok());
+                if healthy == Some(count) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{base} hears {healthy:?} healthy invokers, not {count}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// Stops the server (SIGTERM, then a wait) and starts it again on the same storage.
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
     }
 
-    /// Sends SIGTERM and waits for the process to exit; returns whether it exited successfully.
+    /// Sends SIGTERM to every process and waits for them to exit; answers whether all exited
+    /// successfully.
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
-            return true;
-        };
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => return status.success(),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return false;
-                }
-            }
+        let mut ok = true;
+        // Controllers first (they stop sending), then invokers (they drain).
+        for p in &mut self.processes {
+            ok &= terminate(p.child.take());
         }
+        ok
     }
 
-    /// Kills the server without letting it clean up (as a crash would), and starts it again on the
-    /// same data directory and invoker name.
+    /// Kills every process without letting it clean up (as a crash would), and starts them again
+    /// on the same storage and names.
     pub fn crash_and_restart(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        for p in &mut self.processes {
+            if let Some(mut c) = p.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
         }
         self.spawn();
     }
 
-    /// The names of the containers this server's invoker owns, from Docker.
+    /// Kills one invoker (`kill -9`) and leaves it dead: its PID was its own.
+    pub fn kill_invoker(&mut self, index: usize) {
+        self.kill(Role::Invoker(index));
+    }
+
+    /// Kills one controller (`kill -9`) and leaves it dead.
+    pub fn kill_controller(&mut self, index: usize) {
+        self.kill(Role::Controller(index));
+    }
+
+    fn kill(&mut self, role: Role) {
+        let p = self
+            .processes
+            .iter_mut()
+            .find(|p| p.role == role)
+            .unwrap_or_else(|| panic!("no {role:?} runs"));
+        if let Some(mut c) = p.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGTERM to one invoker and waits for it to exit (it drains first).
+    pub fn stop_invoker(&mut self, index: usize) -> bool {
+        let p = self
+            .processes
+            .iter_mut()
+            .find(|p| p.role == Role::Invoker(index))
+            .expect("the invoker runs");
+        terminate(p.child.take())
+    }
+
+    /// The names of the containers this server's invokers own, from Docker.
     pub fn containers(&self) -> Vec<String> {
-        let out = Command::new("docker")
-            .args(["ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter"])
-            .arg(format!("label=owl.invoker={}", self.invoker_id))
-            .output()
-            .expect("docker runs (scripts/test starts the engine)");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
+        self.invoker_ids()
+            .iter()
+            .flat_map(|id| {
+                let out = Command::new("docker")
+                    .args(["ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter"])
+                    .arg(format!("label=owl.invoker={id}"))
+                    .output()
+                    .expect("docker runs (scripts/test starts the engine)");
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
-    /// Runs `owl admin ARGS` on this server's data directory (as an operator would, while it runs)
-    /// and answers what it printed; a failure fails the test with what it said.
+    /// The `owl admin` command on this server's storage (its data directory, or its CouchDB
+    /// databases).
+    pub fn admin_command(&self) -> Command {
+        let mut cmd = Command::new(binary());
+        cmd.arg("admin");
+        match &self.topology {
+            Topology::Standalone => {
+                cmd.arg("--data-dir").arg(self.data_dir.path());
+            }
+            Topology::Distributed { couch, .. } => {
+                cmd.args(["--couch-url", couch, "--db-prefix", &self.db_prefix()]);
+            }
+        }
+        cmd
+    }
+
+    /// Runs `owl admin ARGS` on this server's storage (as an operator would, while it runs) and
+    /// answers what it printed; a failure fails the test with what it said.
     pub fn admin(&self, args: &[&str]) -> String {
-        let out = Command::new(binary())
-            .arg("admin")
-            .arg("--data-dir")
-            .arg(self.data_dir.path())
+        let out = self
+            .admin_command()
             .args(args)
             .output()
             .expect("owl admin runs");
@@ -171,6 +490,11 @@ impl Owl {
         crate::Client::new(&self.base, Some(key))
     }
 
+    /// A client of the `index`th controller.
+    pub fn client_of(&self, index: usize, key: &str) -> crate::Client {
+        crate::Client::new(&self.bases[index], Some(key))
+    }
+
     pub fn guest(&self) -> crate::Client {
         self.client(crate::GUEST_KEY)
     }
@@ -180,25 +504,55 @@ impl Owl {
     }
 }
 
+/// SIGTERM, then up to 15 s for the exit (SIGKILL after); answers whether it exited successfully.
+fn terminate(child: Option<Child>) -> bool {
+    let Some(mut child) = child else {
+        return true;
+    };
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
+
 impl Drop for Owl {
-    /// Stops the server as a user would (SIGTERM: its invoker removes its containers), then removes
-    /// whatever a crash test left behind.
+    /// Stops the server as a user would (SIGTERM: its invokers remove their containers), then
+    /// removes whatever a crash test left behind, and its databases.
     fn drop(&mut self) {
         self.stop();
-        let ids = Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!("label=owl.invoker={}", self.invoker_id))
-            .output();
-        if let Ok(out) = ids {
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(str::to_string)
-                .collect();
-            if !ids.is_empty() {
-                let _ = Command::new("docker")
-                    .args(["rm", "-f"])
-                    .args(&ids)
-                    .output();
+        for id in self.invoker_ids() {
+            let ids = Command::new("docker")
+                .args(["ps", "-aq", "--filter"])
+                .arg(format!("label=owl.invoker={id}"))
+                .output();
+            if let Ok(out) = ids {
+                let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect();
+                if !ids.is_empty() {
+                    let _ = Command::new("docker")
+                        .args(["rm", "-f"])
+                        .args(&ids)
+                        .output();
+                }
+            }
+        }
+        if let Topology::Distributed { couch, .. } = &self.topology {
+            for db in ["whisks", "subjects", "activations", "services"] {
+                let _ = ureq::delete(&format!("{couch}/{}{db}", self.db_prefix())).call();
             }
         }
     }

@@ -475,7 +475,7 @@ fn idle_containers_are_paused_and_resumed_on_the_next_request() {
 
 #[test]
 fn prewarmed_containers_serve_the_first_request_of_the_default_kind() {
-    let owl = Owl::start_with(&[]);
+    let owl = Owl::start_with_one_invoker(&[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while owl
         .containers()
@@ -549,11 +549,8 @@ fn containers_left_by_a_crash_are_removed_when_owl_starts_again() {
 #[test]
 fn a_namespace_over_its_rate_is_refused_with_429() {
     let owl = Owl::start();
-    let bin = std::env::var("OWL_BIN")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/debug/owl").into());
-    let out = std::process::Command::new(&bin)
-        .args(["admin", "--data-dir"])
-        .arg(owl.data_dir.path())
+    let out = owl
+        .admin_command()
         .args([
             "namespace",
             "set-limits",
@@ -569,6 +566,15 @@ fn a_namespace_over_its_rate_is_refused_with_429() {
         String::from_utf8_lossy(&out.stderr)
     );
     let c = owl.guest();
+    // The new limit reaches every controller within a second (at once in standalone).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while c.get("/api/v1/namespaces/_/limits").body["invocationsPerMinute"] != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the limit is not seen within 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     create(
         &c,
         "any",
@@ -585,7 +591,7 @@ fn a_namespace_over_its_rate_is_refused_with_429() {
 #[test]
 fn when_memory_is_spent_a_request_waits_and_an_idle_container_makes_room() {
     // Room for one 256 MB container only.
-    let owl = Owl::start_with(&["--no-prewarm", "--user-memory", "256"]);
+    let owl = Owl::start_with_one_invoker(&["--no-prewarm", "--user-memory", "256"]);
     let c = owl.guest();
     let slow =
         "function main() { return new Promise(r => setTimeout(() => r({ who: 'slow' }), 1500)) }";
@@ -759,7 +765,7 @@ fn containers_are_reached_through_a_published_port_when_asked() {
 
 #[test]
 fn a_short_action_under_load_waits_for_its_busy_container_and_a_long_one_gets_another() {
-    let owl = Owl::start_with(&["--no-prewarm"]);
+    let owl = Owl::start_with_one_invoker(&["--no-prewarm"]);
     let c = owl.guest();
     create(
         &c,

@@ -1,7 +1,11 @@
-// Starts the real `owl standalone` on a free port with a fresh data directory, for one test file.
+// Starts the real Owl for one test file, with storage of its own, in the topology the run asks for:
+// `owl standalone` on a free port (the default), or with OWL_TEST_TOPOLOGY=distributed two
+// `owl controller`s and two `owl invoker`s on the RabbitMQ broker and CouchDB-compatible server named
+// by OWL_TEST_AMQP_URL and OWL_TEST_COUCH_URL (scripts/test starts both), under a database prefix of
+// their own. Requests go to the first controller.
 'use strict';
 
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -18,32 +22,108 @@ function binary() {
   return bin;
 }
 
-async function startOwl() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'owl-js-'));
-  const child = spawn(binary(), ['standalone', '--port', '0', '--data-dir', dataDir], {
-    env: { ...process.env, OWL_LOG: 'warn' },
+// Starts `args` and resolves with the first stdout line matching `pattern` (its first group).
+function launch(args, env, pattern, seconds) {
+  const child = spawn(binary(), args, {
+    env: { ...process.env, OWL_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const apihost = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('owl did not print its address in 20 s')), 20000);
-    child.on('exit', (code) => reject(new Error(`owl exited early with ${code}`)));
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = line.match(/^owl standalone listening on (\S+)/);
+  const line = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`owl ${args[0]} printed nothing in ${seconds} s`)), seconds * 1000);
+    child.on('exit', (code) => reject(new Error(`owl ${args[0]} exited early with ${code}`)));
+    readline.createInterface({ input: child.stdout }).on('line', (l) => {
+      const m = l.match(pattern);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
       }
     });
   });
+  return { child, line };
+}
+
+async function terminate(child) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function startStandalone() {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'owl-js-'));
+  const { child, line } = launch(
+    ['standalone', '--port', '0', '--data-dir', dataDir],
+    {},
+    /^owl standalone listening on (\S+)/,
+    20,
+  );
+  const apihost = await line;
   return {
     apihost,
     async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+      await terminate(child);
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+async function startDistributed() {
+  const amqp = process.env.OWL_TEST_AMQP_URL;
+  const couch = process.env.OWL_TEST_COUCH_URL;
+  if (!amqp || !couch) {
+    throw new Error('OWL_TEST_TOPOLOGY=distributed needs OWL_TEST_AMQP_URL and OWL_TEST_COUCH_URL (scripts/test sets them)');
+  }
+  const tag = `js${process.pid}`;
+  const env = { OWL_AMQP_URL: amqp, OWL_COUCH_URL: couch, OWL_DB_PREFIX: `${tag}_`, OWL_QUEUE_SCOPE: tag };
+  const gateway = execFileSync('docker', ['network', 'inspect', 'bridge', '-f', '{{(index .IPAM.Config 0).Gateway}}'])
+    .toString()
+    .trim();
+  const children = [];
+  const controllers = [];
+  for (const n of [0, 1]) {
+    const { child, line } = launch(
+      ['controller', '--controller-id', `${tag}c${n}`, '--bind', `127.0.0.1,${gateway}`, '--port', '0', '--workers', '2'],
+      env,
+      /^owl controller \S+ listening on (\S+)/,
+      30,
+    );
+    children.push(child);
+    controllers.push(await line);
+  }
+  for (const n of [0, 1]) {
+    const port = controllers[n].split(':').pop();
+    const { child, line } = launch(
+      ['invoker', '--invoker-id', `${tag}i${n}`, '--api-host', `http://${gateway}:${port}`, '--no-prewarm', '--drain-grace', '5'],
+      env,
+      /^owl invoker (\S+) running/,
+      120,
+    );
+    children.push(child);
+    await line;
+  }
+  const deadline = Date.now() + 30000;
+  for (const c of controllers) {
+    for (;;) {
+      const healthy = await fetch(`${c}/invokers/healthy/count`).then((r) => r.json()).catch(() => 0);
+      if (healthy === 2) break;
+      if (Date.now() > deadline) throw new Error(`${c} does not hear both invokers`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    apihost: controllers[0],
+    controllers,
+    async stop() {
+      for (const c of children) await terminate(c);
+      for (const db of ['whisks', 'subjects', 'activations', 'services']) {
+        await fetch(`${couch}/${tag}_${db}`, { method: 'DELETE' }).catch(() => {});
+      }
+    },
+  };
+}
+
+async function startOwl() {
+  return process.env.OWL_TEST_TOPOLOGY === 'distributed' ? startDistributed() : startStandalone();
 }
 
 module.exports = { startOwl, GUEST_KEY };
