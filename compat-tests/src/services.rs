@@ -73,3 +73,49 @@ impl Drop for Broker {
             .output();
     }
 }
+
+/// A CouchDB-compatible server of the test's own (in memory), for tests that stop it.
+pub struct CouchServer {
+    dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl CouchServer {
+    pub fn start() -> CouchServer {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let out = Command::new(script("couch/run"))
+            .args([
+                "start",
+                &dir.path().display().to_string(),
+                &port.to_string(),
+            ])
+            .output()
+            .expect("scripts/services/couch/run runs");
+        assert!(
+            out.status.success(),
+            "scripts/services/couch/run start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("OWL_COUCH_URL=").map(str::to_string))
+            .expect("the script prints OWL_COUCH_URL");
+        CouchServer { dir, url }
+    }
+
+    pub fn stop(&self) {
+        let _ = Command::new(script("couch/run"))
+            .args(["stop", &self.dir.path().display().to_string()])
+            .output();
+    }
+}
+
+impl Drop for CouchServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use owl_compat_tests::services::Broker;
+use owl_compat_tests::services::{Broker, CouchServer};
 use owl_compat_tests::{Client, GUEST_KEY, Owl, Response, Topology};
 use serde_json::{Value, json};
 
@@ -34,6 +34,17 @@ fn unthrottle(owl: &Owl) {
         "--concurrent-invocations",
         "100000",
     ]);
+    for i in 0..owl.bases.len() {
+        let c = owl.client_of(i, GUEST_KEY);
+        eventually(
+            Duration::from_secs(3),
+            "every controller sees the new limits",
+            || {
+                (c.get("/api/v1/namespaces/_/limits").body["concurrentInvocations"] == 100000)
+                    .then_some(())
+            },
+        );
+    }
 }
 
 /// Polls `f` every 100 ms until it answers `Some`, for `within` at most.
@@ -365,4 +376,72 @@ fn a_stopping_invoker_finishes_what_it_runs_and_the_other_takes_the_rest() {
         owl.containers().iter().all(|n| !n.contains(&a)),
         "{b} ran it"
     );
+}
+
+#[test]
+fn a_store_outage_answers_503_with_a_clear_error() {
+    let amqp = std::env::var("OWL_TEST_AMQP_URL")
+        .expect("OWL_TEST_AMQP_URL: scripts/test starts RabbitMQ and sets it");
+    let couch = CouchServer::start();
+    let owl = Owl::start_on(
+        Topology::Distributed {
+            amqp,
+            couch: couch.url.clone(),
+        },
+        &["--no-invoker"],
+    );
+    let c = owl.guest();
+    assert_eq!(c.get(&format!("{NS}/actions")).status, 200);
+    couch.stop();
+    for i in 0..2 {
+        let r = owl.client_of(i, GUEST_KEY).put(
+            &format!("{NS}/actions/x"),
+            &json!({"exec": {"kind": "nodejs:20", "code": "x"}}),
+        );
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert_eq!(
+            r.body["error"],
+            "The database is currently unavailable or did not answer in time. Retry later."
+        );
+        assert!(r.body["code"].is_string());
+    }
+}
+
+#[test]
+fn an_unreachable_broker_or_store_at_start_is_one_clear_line_and_a_failure() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = std::env::var("OWL_TEST_COUCH_URL").expect("OWL_TEST_COUCH_URL");
+    for (amqp, couch, says) in [
+        (
+            format!("amqp://guest:guest@127.0.0.1:{closed}/%2f"),
+            store.clone(),
+            format!("127.0.0.1:{closed}"),
+        ),
+        (
+            std::env::var("OWL_TEST_AMQP_URL").expect("OWL_TEST_AMQP_URL"),
+            format!("http://127.0.0.1:{closed}"),
+            format!("the store at http://127.0.0.1:{closed} cannot be used"),
+        ),
+    ] {
+        let out = std::process::Command::new(owl_compat_tests::binary())
+            .args(["controller", "--controller-id", "c", "--port", "0"])
+            .env("OWL_AMQP_URL", &amqp)
+            .env("OWL_COUCH_URL", &couch)
+            .env(
+                "OWL_DB_PREFIX",
+                format!("unreachable{}_", std::process::id()),
+            )
+            .env("OWL_LOG", "off")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.starts_with("owl: ") && err.contains(&says), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

@@ -247,6 +247,15 @@ fn the_fire_throttle_refuses_fires_past_the_namespaces_limit() {
         "2",
     ]);
     let c = owl.guest();
+    // The new limit reaches every controller within a second (at once in standalone).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while c.get("/api/v1/namespaces/_/limits").body["firesPerMinute"] != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the limit is not seen within 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     trigger(&c, "t", json!({}));
     let codes: Vec<u16> = (0..3)
         .map(|_| c.post(&format!("{NS}/triggers/t"), &json!({})).status)

@@ -172,6 +172,12 @@ impl Balancer {
             .is_some_and(|i| i.health(now, self.config.health_timeout) == Health::Healthy)
     }
 
+    /// How many controllers share the system: those heard from lately, this one always.
+    pub fn cluster_size(&self) -> i64 {
+        let s = self.state();
+        self.controllers(&s, Instant::now())
+    }
+
     /// How many controllers share the invokers: those heard from lately, this one always.
     fn controllers(&self, s: &State, now: Instant) -> i64 {
         let others = s

@@ -109,18 +109,24 @@ pub async fn invoke(
     let dispatch = ctx.state.dispatch.as_deref();
     let mut slot = match dispatch {
         Some(d) => {
+            let controllers = d.balancer.cluster_size();
+            let share = |limit| crate::throttle::individual_limit(limit, controllers);
             d.throttle.check_rate(
                 &own,
-                limits
-                    .invocations_per_minute
-                    .unwrap_or(cfg.invocations_per_minute),
+                share(
+                    limits
+                        .invocations_per_minute
+                        .unwrap_or(cfg.invocations_per_minute),
+                ),
                 received,
             )?;
             d.throttle.acquire(
                 &own,
-                limits
-                    .concurrent_invocations
-                    .unwrap_or(cfg.concurrent_invocations),
+                share(
+                    limits
+                        .concurrent_invocations
+                        .unwrap_or(cfg.concurrent_invocations),
+                ),
             )?;
             Some(Slot {
                 dispatch: d,

@@ -16,7 +16,8 @@ pub const INTERNAL_ERROR: &str = "Internal server error";
 pub const SERVICE_UNAVAILABLE: &str =
     "The server is currently unavailable (because it is overloaded or down for maintenance).";
 /// Owl's own: the entity or record store cannot be reached or did not answer in time.
-pub const STORE_UNAVAILABLE: &str = "The database is currently unavailable or did not answer in time; nothing was changed. Retry later.";
+pub const STORE_UNAVAILABLE: &str =
+    "The database is currently unavailable or did not answer in time. Retry later.";
 pub const UNSUPPORTED_CONTENT_TYPE: &str =
     "The request's Content-Type is not supported. Expected:\napplication/json";
 

@@ -1,6 +1,10 @@
 //! Namespace throttles: invocations per minute (a counter per calendar minute, reset when the minute
 //! changes, as upstream counts) and concurrent invocations (activations queued or running, released
 //! by their completion). Both answer 429 with OpenWhisk's words.
+//!
+//! Each controller counts on its own, so with several controllers each applies its share of a limit,
+//! as upstream's entitlement does: the limit raised by a fifth (round-robin balancing is never quite
+//! fair), divided by the controllers, at least 1 (0 stays 0). See [`individual_limit`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,6 +12,16 @@ use std::sync::Mutex;
 use actix_web::http::StatusCode;
 
 use crate::error::ApiError;
+
+/// The share of a namespace limit one of `controllers` controllers applies (upstream's
+/// `calculateIndividualLimit`).
+pub fn individual_limit(limit: i64, controllers: i64) -> i64 {
+    if limit <= 0 || controllers <= 1 {
+        return limit;
+    }
+    let dilated = (limit as f64 * 1.2).ceil() as i64;
+    (dilated / controllers).max(1)
+}
 
 #[derive(Default)]
 pub struct Throttle {
@@ -91,6 +105,15 @@ mod tests {
         );
         assert!(t.check_rate("ns", 2, 60_000).is_ok());
         assert!(t.check_rate("other", 2, 2).is_ok());
+    }
+
+    #[test]
+    fn several_controllers_each_apply_a_dilated_share_of_a_limit() {
+        assert_eq!(individual_limit(60, 1), 60);
+        assert_eq!(individual_limit(60, 2), 36);
+        assert_eq!(individual_limit(30, 3), 12);
+        assert_eq!(individual_limit(1, 4), 1);
+        assert_eq!(individual_limit(0, 2), 0);
     }
 
     #[test]

@@ -90,6 +90,12 @@ pub async fn fire(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResul
         .limits
         .fires_per_minute
         .unwrap_or(ctx.state.config.fires_per_minute);
+    let controllers = ctx
+        .state
+        .dispatch
+        .as_ref()
+        .map_or(1, |d| d.balancer.cluster_size());
+    let limit = crate::throttle::individual_limit(limit, controllers);
     ctx.state
         .fires
         .check_rate(ctx.identity.namespace.as_str(), limit, now_millis())?;
