@@ -94,7 +94,8 @@ fn an_action_created_through_one_controller_is_invoked_through_the_other() {
     let rec = eventually(Duration::from_secs(10), "the record is stored", || {
         record(&a, &id)
     });
-    assert_eq!(rec["response"]["result"], json!({"hi": null}));
+    // No `name` this time: JavaScript drops the undefined field.
+    assert_eq!(rec["response"]["result"], json!({}));
 }
 
 #[test]
