@@ -261,10 +261,11 @@ fn twenty_parallel_invocations_over_five_actions_are_each_recorded_once() {
             json!({"kind": "python:3.11", "code": format!("def main(p):\n    return {{'action': {i}, 'n': p['n']}}\n")}),
         );
     }
-    let base = owl.base.clone();
+    // Spread over the controllers, as a load balancer would (each applies its share of the
+    // namespace's concurrency limit).
     let ids: Vec<String> = (0..20)
         .map(|n| {
-            let base = base.clone();
+            let base = owl.bases[n % owl.bases.len()].clone();
             std::thread::spawn(move || {
                 let c = Client::new(&base, Some(owl_compat_tests::GUEST_KEY));
                 let r = invoke(&c, &format!("a{}", n % 5), "blocking=true", json!({"n": n}));
