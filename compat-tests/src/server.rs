@@ -294,7 +294,8 @@ impl Owl {
                 self.bases.clear();
                 for c in 0..2 {
                     let port = self.ports.get(c).copied().unwrap_or(0);
-                    let mut child = Command::new(&bin)
+                    let mut child = self
+                        .process_command(&bin, &amqp, &couch)
                         .arg("controller")
                         .arg("--controller-id")
                         .arg(format!("{}c{c}", self.tag))
@@ -302,13 +303,6 @@ impl Owl {
                         .arg(format!("127.0.0.1,{gateway}"))
                         .args(["--port", &port.to_string(), "--workers", "2"])
                         .args(&controller_flags)
-                        .env("OWL_AMQP_URL", &amqp)
-                        .env("OWL_COUCH_URL", &couch)
-                        .env("OWL_DB_PREFIX", self.db_prefix())
-                        .env("OWL_QUEUE_SCOPE", &self.tag)
-                        .env("OWL_LOG", "warn")
-                        .stdout(Stdio::piped())
-                        .stderr(Stdio::inherit())
                         .spawn()
                         .expect("owl controller starts");
                     let line = await_line(&mut child, "owl controller ", Duration::from_secs(30));
@@ -330,16 +324,10 @@ impl Owl {
                 self.base = self.bases[0].clone();
                 for (i, id) in self.invoker_ids().into_iter().enumerate() {
                     let api_host = format!("http://{gateway}:{}", self.ports[i % self.ports.len()]);
-                    let mut child = Command::new(&bin)
+                    let mut child = self
+                        .process_command(&bin, &amqp, &couch)
                         .args(["invoker", "--invoker-id", &id, "--api-host", &api_host])
                         .args(&invoker_flags)
-                        .env("OWL_AMQP_URL", &amqp)
-                        .env("OWL_COUCH_URL", &couch)
-                        .env("OWL_DB_PREFIX", self.db_prefix())
-                        .env("OWL_QUEUE_SCOPE", &self.tag)
-                        .env("OWL_LOG", "warn")
-                        .stdout(Stdio::piped())
-                        .stderr(Stdio::inherit())
                         .spawn()
                         .expect("owl invoker starts");
                     await_line(&mut child, "owl invoker ", Duration::from_secs(120));
@@ -351,6 +339,20 @@ impl Owl {
                 self.await_invokers(self.invokers);
             }
         }
+    }
+
+    /// A controller's or invoker's command: this server's broker, store, databases and queue names,
+    /// its address read from stdout.
+    fn process_command(&self, bin: &std::path::Path, amqp: &str, couch: &str) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.env("OWL_AMQP_URL", amqp)
+            .env("OWL_COUCH_URL", couch)
+            .env("OWL_DB_PREFIX", self.db_prefix())
+            .env("OWL_QUEUE_SCOPE", &self.tag)
+            .env("OWL_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        cmd
     }
 
     /// Waits until every controller hears `count` healthy invokers.
