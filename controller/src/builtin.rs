@@ -2,7 +2,6 @@
 //! invoked like any action (throttles, entitlement, parameters, a record in the caller's namespace,
 //! the blocking and non-blocking answers), only the run itself is a function here.
 
-use actix_web::http::StatusCode;
 use owl_entity::activation::{
     Activation, ActivationId, ActivationResponse, RunAnnotations, StatusCode as Outcome,
 };
@@ -10,8 +9,8 @@ use owl_entity::name::EntityPath;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiResult;
-use crate::invoke::{Resolved, answer};
-use crate::request::{Ctx, Reply};
+use crate::invoke::Resolved;
+use crate::request::Ctx;
 use crate::{alarms, now_millis};
 
 /// How a built-in action ended: its result. A result with an `error` field is an application
@@ -20,17 +19,16 @@ pub struct Ran {
     pub result: Value,
 }
 
-/// Runs the built-in `main` with `args` as the caller of `ctx`, stores its record and answers as an
-/// invoke does.
+/// Runs the built-in `main` with `args` as the caller of `ctx` and stores its record (`cause`: the
+/// sequence or composition it is a step of).
 pub async fn run(
     ctx: &Ctx<'_>,
     resolved: &Resolved,
     main: &str,
     args: Map<String, Value>,
-    blocking: bool,
-    result_only: bool,
+    cause: Option<ActivationId>,
     received: i64,
-) -> ApiResult<Reply> {
+) -> ApiResult<Activation> {
     let start = now_millis();
     let ran = match main {
         alarms::feed::MAIN => alarms::feed::run(ctx, args).await,
@@ -52,6 +50,7 @@ pub async fn run(
         timed_out: false,
         init_ms: None,
         binding: resolved.binding.as_deref(),
+        caused_by_sequence: cause.is_some(),
     }
     .params();
     let size = ran.result.to_string().len() as u64;
@@ -72,16 +71,8 @@ pub async fn run(
         logs: vec![],
         annotations,
         publish: false,
-        cause: None,
+        cause,
     };
     ctx.state.store.put_activation(&record).await?;
-    if blocking {
-        Ok(answer(&record, result_only))
-    } else {
-        Ok(Reply::Activation(
-            StatusCode::ACCEPTED,
-            json!({"activationId": record.activation_id}),
-            record.activation_id.clone(),
-        ))
-    }
+    Ok(record)
 }

@@ -44,9 +44,10 @@ pub enum DispatchError {
     Queue(#[from] QueueError),
 }
 
-/// An activation holding a throttle slot and invoker memory until its completion.
+/// An activation holding invoker memory, and a throttle slot unless it is a step of a composition
+/// (which holds the one slot of its invoke), until its completion.
 struct Inflight {
-    namespace: String,
+    namespace: Option<String>,
     deadline: Instant,
     placement: Placement,
 }
@@ -107,9 +108,11 @@ impl Dispatch {
                         // A blocking request whose result was lost (or too large for the queue)
                         // still gets the stored record.
                         if lock(&me.waiters).contains_key(&activation_id)
-                            && let Ok(Some(a)) =
+                            && let Ok(Some(mut a)) =
                                 records.get_activation(&namespace, &activation_id).await
                         {
+                            // As the result message would have carried it: without logs.
+                            a.logs.clear();
                             me.resolve(a);
                         }
                     }
@@ -172,18 +175,20 @@ impl Dispatch {
 
     fn complete(&self, id: &ActivationId) {
         if let Some(f) = lock(&self.inflight).remove(id) {
-            self.throttle.release(&f.namespace);
+            if let Some(ns) = &f.namespace {
+                self.throttle.release(ns);
+            }
             self.balancer.release(&f.placement);
         }
     }
 
-    /// Places an activation that holds a throttle slot of `namespace` (given back at completion, or
-    /// after `slot_timeout` at the latest) on an invoker, and publishes it. A blocking caller gets a
-    /// receiver for its result.
+    /// Places an activation on an invoker and publishes it. If it holds a throttle slot of
+    /// `namespace`, the slot is given back at its completion, or after `slot_timeout` at the latest.
+    /// A blocking caller gets a receiver for its result.
     pub async fn publish(
         &self,
         message: ActivationMessage,
-        namespace: &str,
+        namespace: Option<&str>,
         memory_mb: i64,
         blackbox: bool,
         slot_timeout: Duration,
@@ -204,7 +209,7 @@ impl Dispatch {
         lock(&self.inflight).insert(
             id.clone(),
             Inflight {
-                namespace: namespace.to_string(),
+                namespace: namespace.map(str::to_string),
                 deadline: Instant::now() + slot_timeout,
                 placement,
             },
@@ -343,6 +348,7 @@ fn lost_record(msg: &ActivationMessage, invoker: &str) -> Activation {
         timed_out: false,
         init_ms: None,
         binding: msg.binding.as_deref(),
+        caused_by_sequence: msg.cause.is_some(),
     }
     .params();
     annotations.set("invoker", json!(invoker));

@@ -14,14 +14,12 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use owl_entity::action::{Action, runtime_deprecated};
-use owl_entity::activation::{Activation, ActivationId, StatusCode as Outcome};
+use owl_entity::activation::{Activation, ActivationId, StatusCode as Status};
 use owl_entity::exec::Exec;
-use owl_entity::message::{ActivationMessage, Caller};
 use owl_entity::name::{EntityName, FullyQualifiedName};
-use owl_queue::QueueError;
 use serde_json::{Map, Value, json};
 
-use crate::dispatch::DispatchError;
+use crate::activate::{self, Caller, Outcome, Slot};
 use crate::entitlement::{self, Privilege};
 use crate::error::{ApiError, ApiResult};
 use crate::request::{Ctx, Reply};
@@ -68,21 +66,6 @@ pub async fn resolve(
     })
 }
 
-/// Gives the concurrency slot back unless the activation was published.
-struct Slot<'a> {
-    dispatch: &'a crate::dispatch::Dispatch,
-    namespace: String,
-    held: bool,
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        if self.held {
-            self.dispatch.throttle.release(&self.namespace);
-        }
-    }
-}
-
 fn timeout_param(ctx: &Ctx<'_>) -> ApiResult<u64> {
     match ctx.req.query("timeout") {
         None => Ok(MAX_WAIT_MS),
@@ -104,38 +87,7 @@ pub async fn invoke(
 ) -> ApiResult<Reply> {
     let cfg = &ctx.state.config;
     let received = now_millis();
-    let limits = &ctx.identity.limits;
-    let own = ctx.identity.namespace.to_string();
-    let dispatch = ctx.state.dispatch.as_deref();
-    let mut slot = match dispatch {
-        Some(d) => {
-            let controllers = d.balancer.cluster_size();
-            let share = |limit| crate::throttle::individual_limit(limit, controllers);
-            d.throttle.check_rate(
-                &own,
-                share(
-                    limits
-                        .invocations_per_minute
-                        .unwrap_or(cfg.invocations_per_minute),
-                ),
-                received,
-            )?;
-            d.throttle.acquire(
-                &own,
-                share(
-                    limits
-                        .concurrent_invocations
-                        .unwrap_or(cfg.concurrent_invocations),
-                ),
-            )?;
-            Some(Slot {
-                dispatch: d,
-                namespace: own.clone(),
-                held: true,
-            })
-        }
-        None => None,
-    };
+    let slot = Slot::acquire(ctx.state, ctx.identity, received)?;
     entitlement::check_action(
         ctx.state,
         ctx.identity,
@@ -164,6 +116,27 @@ pub async fn invoke(
             action.exec.kind(),
         )));
     }
+    // A sequence's own components must be open to the caller, as upstream checks them at invoke.
+    if let Exec::Sequence { components } = &action.exec {
+        crate::sequence::check_components(ctx, components).await?;
+    }
+    check_final(action, &args)?;
+    let caller = Caller {
+        state: ctx.state.clone(),
+        identity: ctx.identity.clone(),
+        tid: ctx.req.tid.clone(),
+    };
+    let wait = blocking.then(|| Duration::from_millis(wait_ms));
+    let outcome = activate::topmost(&caller, resolved, args, wait, slot, received).await?;
+    Ok(match outcome {
+        Outcome::Done(activation) => answer(&activation, result_only),
+        Outcome::Pending(id) => accepted(id),
+    })
+}
+
+/// Request fields may not override parameters an action annotated `final` defines (with a value
+/// other than `null`).
+pub fn check_final(action: &Action, args: &Map<String, Value>) -> ApiResult<()> {
     if action.annotations.is_true("final") {
         let locked = args
             .keys()
@@ -172,95 +145,12 @@ pub async fn invoke(
             return Err(ApiError::bad_request(messages::PARAMETERS_NOT_ALLOWED));
         }
     }
-    // The action's parameters (package and binding ones merged in), the request's over them.
-    let mut content: Map<String, Value> = action.parameters.to_object();
-    content.extend(args);
-    if let Exec::Builtin { main } = &action.exec {
-        return crate::builtin::run(
-            ctx,
-            &resolved,
-            main,
-            content,
-            blocking,
-            result_only,
-            received,
-        )
-        .await;
-    }
-    let (Some(dispatch), Some(slot)) = (dispatch, slot.as_mut()) else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            messages::SERVICE_UNAVAILABLE,
-        ));
-    };
-    if matches!(action.exec, Exec::Sequence { .. }) {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            messages::SEQUENCES_NOT_YET,
-        ));
-    }
-    let activation_id = ActivationId::generate();
-    let message = ActivationMessage {
-        transid: ctx.req.tid.to_string(),
-        activation_id: activation_id.clone(),
-        action: resolved.fqn.clone(),
-        revision: resolved.revision.clone(),
-        caller: Caller {
-            subject: ctx.identity.subject.clone(),
-            namespace: ctx.identity.namespace.clone(),
-            authkey: ctx.identity.authkey.clone(),
-        },
-        content,
-        init_args: action
-            .parameters
-            .iter()
-            .filter(|p| p.init)
-            .map(|p| p.key.clone())
-            .collect(),
-        blocking,
-        reply_to: dispatch.controller_id.clone(),
-        cause: None,
-        binding: resolved.binding.clone(),
-        received,
-    };
-    // Upstream gives a slot back at the latest after twice the action's time limit (60 s at least)
-    // and a minute more.
-    let slot_timeout = Duration::from_millis(action.limits.timeout.max(60_000) as u64 * 2 + 60_000);
-    let blackbox = matches!(action.exec, Exec::Blackbox { .. });
-    let waiter = dispatch
-        .publish(message, &own, action.limits.memory, blackbox, slot_timeout)
-        .await
-        .map_err(|e| {
-            tracing::warn!(tid = %ctx.req.tid, error = %e, "no invoker took the activation");
-            match e {
-                DispatchError::Queue(QueueError::TooLarge { size, limit }) => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    messages::request_too_large(size, limit),
-                ),
-                _ => ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    messages::SERVICE_UNAVAILABLE,
-                ),
-            }
-        })?;
-    slot.held = false;
-    let accepted = || {
-        Reply::Activation(
-            StatusCode::ACCEPTED,
-            json!({"activationId": activation_id}),
-            activation_id.clone(),
-        )
-    };
-    let Some(rx) = waiter else {
-        return Ok(accepted());
-    };
-    match tokio::time::timeout(Duration::from_millis(wait_ms), rx).await {
-        Ok(Ok(activation)) => Ok(answer(&activation, result_only)),
-        _ => {
-            dispatch.forget(&activation_id);
-            Ok(accepted())
-        }
-    }
+    Ok(())
+}
+
+/// 202 with the activation's id: queued, or not done within the caller's wait.
+pub fn accepted(id: ActivationId) -> Reply {
+    Reply::Activation(StatusCode::ACCEPTED, json!({"activationId": id}), id)
 }
 
 /// A finished activation as a blocking invoke answers it: as upstream's `Actions.scala` `doInvoke`,
@@ -268,17 +158,17 @@ pub async fn invoke(
 /// alone with `result=true`, else the whole activation.
 pub fn answer(a: &Activation, result_only: bool) -> Reply {
     let status = match a.response.status_code {
-        Outcome::Success => StatusCode::OK,
-        Outcome::ApplicationError | Outcome::DeveloperError => StatusCode::BAD_GATEWAY,
-        Outcome::WhiskError => StatusCode::INTERNAL_SERVER_ERROR,
+        Status::Success => StatusCode::OK,
+        Status::ApplicationError | Status::DeveloperError => StatusCode::BAD_GATEWAY,
+        Status::WhiskError => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let result = a.response.result.clone().unwrap_or_else(|| json!({}));
+    // A primitive action's result comes without logs; a sequence's or composition's record lists
+    // its steps' ids there, as upstream answers it.
     let body = if result.is_array() || result_only {
         result
     } else {
-        let mut v = a.extended();
-        v["logs"] = json!([]);
-        v
+        a.extended()
     };
     Reply::Activation(status, body, a.activation_id.clone())
 }

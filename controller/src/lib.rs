@@ -24,12 +24,14 @@
 //! - [`catalog`]: the `/whisk.system` packages (`utils`, `samples`) installed at start.
 
 pub mod actions;
+pub mod activate;
 pub mod activations;
 pub mod alarms;
 pub mod auth;
 pub mod balancer;
 pub mod builtin;
 pub mod catalog;
+pub mod conductor;
 pub mod config;
 pub mod dispatch;
 pub mod entities;
@@ -45,6 +47,7 @@ pub mod packages;
 pub mod request;
 pub mod routes;
 pub mod rules;
+pub mod sequence;
 pub mod server;
 pub mod throttle;
 pub mod transaction;

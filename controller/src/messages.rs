@@ -33,7 +33,6 @@ pub const SEQUENCE_COMPONENT_NOT_FOUND: &str = "Sequence component does not exis
 
 pub const PARAMETERS_NOT_ALLOWED: &str =
     "Request defines parameters that are not allowed (e.g., reserved properties).";
-pub const SEQUENCES_NOT_YET: &str = "Invoking a sequence is not supported yet.";
 
 pub const RULE_NEEDS_EXISTING_TRIGGER: &str = "Only rules with existing triggers can be activated";
 pub const DOCS_NOT_ALLOWED_WITH_COUNT: &str = "The parameter 'docs' is not permitted with 'count'.";
@@ -100,4 +99,24 @@ pub fn trigger_with_inactive_rule(rule: &str, action: &str) -> String {
 
 pub fn request_too_large(size: usize, max: usize) -> String {
     format!("Request larger than allowed: {size} > {max} bytes.")
+}
+
+// Sequences and compositions at run time.
+pub const SEQUENCE_FAILED: &str = "Sequence failed.";
+pub fn sequence_retrieve_timeout(id: &impl std::fmt::Display) -> String {
+    format!("Timeout reached when retrieving activation {id} for sequence component.")
+}
+pub const COMPOSITION_TOO_LONG: &str = "Too many actions in the composition.";
+pub const COMPOSITION_FAILED: &str = "Activation failure during composition.";
+pub fn composition_timeout(id: &impl std::fmt::Display) -> String {
+    format!("Timeout reached when retrieving activation {id} during composition.")
+}
+pub fn composition_component_invalid(value: &serde_json::Value) -> String {
+    format!("Failed to parse action name from json value {value} during composition.")
+}
+pub fn composition_component_not_found(name: &str) -> String {
+    format!("Failed to resolve action with name '{name}' during composition.")
+}
+pub fn composition_component_not_accessible(name: &str) -> String {
+    format!("Failed entitlement check for action with name '{name}' during composition.")
 }

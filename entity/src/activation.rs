@@ -140,12 +140,17 @@ pub struct RunAnnotations<'a> {
     pub timed_out: bool,
     pub init_ms: Option<i64>,
     pub binding: Option<&'a str>,
+    /// Run as a step of a sequence or a composition (the message has a `cause`).
+    pub caused_by_sequence: bool,
 }
 
 impl RunAnnotations<'_> {
     pub fn params(&self) -> Params {
         let mut a = Params::new();
         a.set("path", json!(self.path));
+        if self.caused_by_sequence {
+            a.set("causedBy", json!(crate::exec::SEQUENCE));
+        }
         a.set("waitTime", json!(self.wait_ms.max(0)));
         if let Some(action) = self.action {
             a.set("kind", json!(action.exec.kind()));

@@ -7,7 +7,7 @@
 //! slot). Every message an invoker takes produces exactly one record and one completion.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::EpochMillis;
 use crate::activation::{Activation, ActivationId};
@@ -31,8 +31,9 @@ pub struct ActivationMessage {
     /// The store revision of the action document the controller resolved.
     pub revision: String,
     pub caller: Caller,
-    /// The merged parameters (package, binding, action, request).
-    pub content: Map<String, Value>,
+    /// The merged parameters (package, binding, action, request): an object, or, for a sequence
+    /// step whose previous step returned an array, that array alone (as upstream passes it).
+    pub content: Value,
     /// Which of `content` go to `/init` as environment instead of to `/run`.
     #[serde(default)]
     pub init_args: Vec<String>,
@@ -119,7 +120,7 @@ mod tests {
                 namespace: EntityName::new("guest").unwrap(),
                 authkey: AuthKey::parse(crate::identity::GUEST_KEY).unwrap(),
             },
-            content: json!({"a": 1}).as_object().unwrap().clone(),
+            content: json!({"a": 1}),
             init_args: vec!["secret".into()],
             blocking: true,
             reply_to: "controller0".into(),

@@ -103,6 +103,18 @@ impl Params {
         self.get(key) == Some(&Value::Bool(true))
     }
 
+    /// True when the key is present with a truthy value, as upstream's `Parameters.isTruthy`:
+    /// every value but `false`, `0`, `""` and `null` (the string `"false"` is truthy).
+    pub fn is_truthy(&self, key: &str) -> bool {
+        match self.get(key) {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(_) => true,
+        }
+    }
+
     pub fn remove(&mut self, key: &str) {
         self.0.retain(|p| p.key != key);
     }

@@ -332,7 +332,7 @@ impl Runner {
             return finished(outcome, init_ms, container);
         }
         let run = RunRequest {
-            value: Value::Object(value),
+            value,
             namespace: msg.caller.namespace.to_string(),
             action_name: msg.action.with_leading_slash(),
             action_version: action.version.to_string(),
@@ -369,6 +369,7 @@ impl Runner {
             timed_out: ran.outcome.timeout,
             init_ms: ran.init_ms,
             binding: msg.binding.as_deref(),
+            caused_by_sequence: msg.cause.is_some(),
         }
         .params();
         Activation {
@@ -398,21 +399,12 @@ impl Runner {
 /// `Parameters.isTruthy` says: `false`, `0`, `""` and `null` are not; every other value is, even the
 /// string `"false"`.
 fn provides_api_key(action: &Action) -> bool {
-    match action.annotations.get(PROVIDE_API_KEY_ANNOTATION) {
-        None => true,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(Value::Null) => false,
-        Some(_) => true,
-    }
+    !action.annotations.contains(PROVIDE_API_KEY_ANNOTATION)
+        || action.annotations.is_truthy(PROVIDE_API_KEY_ANNOTATION)
 }
 
 /// Splits the merged parameters into `/init` environment (parameters marked `init`) and `/run` value.
-fn split_init_args(
-    action: &Action,
-    msg: &ActivationMessage,
-) -> (Map<String, Value>, Map<String, Value>) {
+fn split_init_args(action: &Action, msg: &ActivationMessage) -> (Map<String, Value>, Value) {
     let init_keys: Vec<&str> = msg
         .init_args
         .iter()
@@ -426,15 +418,19 @@ fn split_init_args(
         )
         .collect();
     let mut init = Map::new();
+    // An array (a sequence step after one that returned an array) goes to `/run` as it is.
+    let Value::Object(content) = &msg.content else {
+        return (init, msg.content.clone());
+    };
     let mut value = Map::new();
-    for (k, v) in &msg.content {
+    for (k, v) in content {
         if init_keys.contains(&k.as_str()) {
             init.insert(k.clone(), v.clone());
         } else {
             value.insert(k.clone(), v.clone());
         }
     }
-    (init, value)
+    (init, Value::Object(value))
 }
 
 fn init_body(
