@@ -172,12 +172,7 @@ async fn unfold(
                 Some(p) => Value::Object(p),
                 None => activation.response.result.clone().unwrap_or(json!({})),
             };
-            let size = result.to_string().len() as u64;
-            return ActivationResponse {
-                status_code: activation.response.status_code,
-                result: Some(result),
-                size: Some(size),
-            };
+            return crate::sequence::response(activation.response.status_code, result);
         };
         let params = params.map(Value::Object);
         input = Some(match next_component(session, &next, params, counts).await {

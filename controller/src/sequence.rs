@@ -89,6 +89,7 @@ pub fn memory_of(a: &Activation) -> Option<i64> {
     a.annotations.get("limits")?.get("memory")?.as_i64()
 }
 
+/// An error the controller makes (upstream leaves `size` out of those).
 pub fn application_error(message: &str) -> ActivationResponse {
     response(StatusCode::ApplicationError, json!({ "error": message }))
 }
@@ -97,12 +98,12 @@ pub fn whisk_error(message: String) -> ActivationResponse {
     response(StatusCode::WhiskError, json!({ "error": message }))
 }
 
-fn response(status_code: StatusCode, result: Value) -> ActivationResponse {
-    let size = result.to_string().len() as u64;
+/// A response the controller makes, without `size`.
+pub fn response(status_code: StatusCode, result: Value) -> ActivationResponse {
     ActivationResponse {
         status_code,
         result: Some(result),
-        size: Some(size),
+        size: None,
     }
 }
 

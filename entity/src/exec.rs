@@ -219,7 +219,7 @@ fn main_field(o: &Map<String, Value>, kind: &str) -> Result<Option<String>, Enti
 }
 
 fn component(v: &Value) -> Result<FullyQualifiedName, EntityError> {
-    let name_err = |e: NameError| EntityError::malformed(e.entity_message());
+    let name_err = |e: NameError| EntityError::malformed(e.body_message());
     match v {
         // A path string of two or more segments; `_` is resolved later, with the caller known.
         Value::String(s) => {

@@ -36,6 +36,16 @@ impl NameError {
     }
 
     /// The text OpenWhisk answers for an invalid namespace in a URL.
+    /// The message for a fully qualified name read from a request body (a rule's action, a sequence's
+    /// component): a name without namespace or entity fails a requirement while the body is read,
+    /// and upstream's words say so.
+    pub fn body_message(&self) -> String {
+        match self {
+            NameError::Malformed => format!("requirement failed: {MALFORMED_FQN}"),
+            other => other.entity_message(),
+        }
+    }
+
     pub fn namespace_message(&self) -> String {
         match self {
             NameError::TooLong(n) => {

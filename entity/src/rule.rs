@@ -71,13 +71,7 @@ pub struct RulePut {
 }
 
 fn reference(v: &Value, namespace: &EntityName) -> Result<FullyQualifiedName, EntityError> {
-    // The name's requirement fails while the body is read, which upstream words as such.
-    let name_err = |e: crate::name::NameError| match e {
-        crate::name::NameError::Malformed => {
-            EntityError::malformed(format!("requirement failed: {}", e.entity_message()))
-        }
-        other => EntityError::malformed(other.entity_message()),
-    };
+    let name_err = |e: crate::name::NameError| EntityError::malformed(e.body_message());
     match v {
         Value::String(s) => FullyQualifiedName::parse_path(s, namespace).map_err(name_err),
         Value::Object(_) => serde_json::from_value::<PathName>(v.clone())
