@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use base64::Engine;
 use owl_entity::identity::{AuthKey, Identity};
+use owl_entity::name::EntityName;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -21,6 +22,29 @@ pub async fn authenticate(state: &AppState, req: &Request) -> ApiResult<Identity
         .identity_for_key(&key)
         .await?
         .ok_or_else(|| unauthorized(messages::AUTH_INVALID))
+}
+
+/// The caller a request's credentials name, if they are valid; none otherwise (web actions serve
+/// anonymous callers, and treat bad credentials as none).
+pub async fn authenticate_optional(state: &AppState, req: &Request) -> ApiResult<Option<Identity>> {
+    let Some(key) = req.authorization.as_deref().and_then(parse_basic) else {
+        return Ok(None);
+    };
+    Ok(state.store.identity_for_key(&key).await?)
+}
+
+/// The identity that owns `namespace` (the one its actions run as on a web request): the first
+/// subject with a key to it that is not blocked.
+pub async fn owner_of(state: &AppState, namespace: &EntityName) -> ApiResult<Option<Identity>> {
+    for subject in state.store.subjects_of_namespace(namespace).await? {
+        let Some(ns) = subject.namespaces.iter().find(|n| &n.name == namespace) else {
+            continue;
+        };
+        if let Some(identity) = state.store.identity_for_key(&ns.auth_key()).await? {
+            return Ok(Some(identity));
+        }
+    }
+    Ok(None)
 }
 
 /// `Basic base64(uuid:key)` to a key of the right shape.

@@ -12,9 +12,13 @@
 //! - [`entities`]: the get/put/delete steps every entity collection shares.
 //! - One file per collection: [`namespaces`], [`actions`], [`packages`], [`triggers`], [`rules`],
 //!   [`activations`], [`limits`], plus [`info`] for the unauthenticated discovery endpoints.
-//! - [`invoke`]: invoking an action: throttles ([`throttle`]), parameters, the activation message,
-//!   and the blocking wait for its result, through [`dispatch`], the controller's side of the queue;
-//!   actions of Owl's own run in the controller instead ([`builtin`]).
+//! - [`invoke`]: invoking an action: throttles ([`throttle`]), entitlement, size, parameters; then
+//!   [`activate`], the one path every invoke takes: an activation message and the blocking wait for
+//!   its result through [`dispatch`], the controller's side of the queue; actions of Owl's own run
+//!   in the controller instead ([`builtin`]), and so do [`sequence`]s and [`conductor`] compositions,
+//!   step by step.
+//! - [`web`]: web actions under `/api/v1/web`, reached without the API's key, invoked through
+//!   [`activate`] as the namespace's owner, their result rendered as HTTP.
 //! - [`triggers`] also fires triggers: each active rule is an invoke made as the caller.
 //! - [`alarms`]: the built-in alarms feeds and the scheduler that fires their triggers through the
 //!   same fire path, under a lease so that one controller fires each schedule.
@@ -52,6 +56,7 @@ pub mod server;
 pub mod throttle;
 pub mod transaction;
 pub mod triggers;
+pub mod web;
 
 use std::sync::Arc;
 

@@ -120,3 +120,33 @@ pub fn composition_component_not_found(name: &str) -> String {
 pub fn composition_component_not_accessible(name: &str) -> String {
     format!("Failed entitlement check for action with name '{name}' during composition.")
 }
+
+// Web actions (`/api/v1/web/...`, see `crate::web`): the answers upstream's web action handler and
+// its HTTP framework give.
+/// A `.text` result without `body` or `text`, or an application error without `error`.
+pub const WEB_PROPERTY_NOT_FOUND: &str = "Response does not include requested property.";
+/// A blocking web invoke whose activation did not finish in time (202).
+pub const WEB_RESPONSE_NOT_READY: &str = "Response not yet ready.";
+/// An `.http` result whose `Content-Type` header does not parse as a media type.
+pub const WEB_UNKNOWN_CONTENT_TYPE: &str = "Response did not specify a known content-type.";
+/// An `.http` body that does not fit its content type (not base64 for a binary type, a JSON value
+/// for a non-JSON type).
+pub const WEB_CONTENT_TYPE_MISMATCH: &str =
+    "Response type in header did not match generated content type.";
+/// An activation that ended in a developer or whisk error.
+pub const WEB_ERROR_PROCESSING_REQUEST: &str = "There was an error processing your request.";
+/// The default sentence of a bare 401, as a `require-whisk-auth` refusal answers it.
+pub const WEB_UNAUTHORIZED: &str =
+    "Authentication is possible but has failed or not yet been provided.";
+/// The default sentence of a bare 500 in the web action handler.
+pub const WEB_INTERNAL_ERROR: &str = "There was an internal server error.";
+
+/// A result that does not fit its extension's media type (`message/http` for `.http`).
+pub fn web_invalid_media(media_type: &str) -> String {
+    format!("Response is not valid '{media_type}'.")
+}
+
+/// The answer's representation is none the request's `Accept` headers take (406).
+pub fn web_not_acceptable(offered: &str) -> String {
+    format!("Resource representation is only available with these types:\n{offered}")
+}

@@ -15,6 +15,8 @@ pub struct Request {
     pub path: String,
     pub tid: TransactionId,
     pub query: Vec<(String, String)>,
+    /// The query as sent, undecoded (a raw-http web action receives it as `__ow_query`).
+    pub query_string: String,
     pub body: Bytes,
     pub authorization: Option<String>,
     /// The request's headers, names in lower case, in the order received (a trigger fire hands them
@@ -32,6 +34,7 @@ impl Request {
             path,
             tid,
             query: Vec::new(),
+            query_string: String::new(),
             body,
             authorization: None,
             headers: Vec::new(),
@@ -110,6 +113,8 @@ pub enum Reply {
     NoContent,
     /// JSON about an activation: its id also goes in the `x-openwhisk-activation-id` header.
     Activation(StatusCode, Value, owl_entity::activation::ActivationId),
+    /// A web action's answer, whole: its status, headers (CORS included) and body as they go out.
+    Web(crate::web::response::WebResponse),
 }
 
 impl Reply {

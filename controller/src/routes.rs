@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::request::{Ctx, Reply, Request};
 use crate::{
     AppState, actions, activations, auth, info, limits, messages, namespaces, packages, rules,
-    triggers,
+    triggers, web,
 };
 
 /// What a path names, before the method is considered.
@@ -38,12 +38,14 @@ enum Target {
     Entity(String, Collection, Option<String>, String),
     ActivationCollection(String),
     Activation(String, String, activations::View),
+    /// `/api/v1/web/...`: a web action, reached without the API's credentials.
+    Web(Vec<String>),
 }
 
 pub async fn dispatch(state: &std::sync::Arc<AppState>, req: &Request) -> ApiResult<Reply> {
     let segments = split(&req.path)?;
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
-    if req.method == Method::OPTIONS && s.first() == Some(&"api") {
+    if req.method == Method::OPTIONS && s.first() == Some(&"api") && s.get(2) != Some(&"web") {
         return Ok(Reply::Text(StatusCode::OK, "OK"));
     }
     let target =
@@ -61,6 +63,7 @@ pub async fn dispatch(state: &std::sync::Arc<AppState>, req: &Request) -> ApiRes
         T::Info | T::Ping | T::Invokers | T::HealthyInvokers | T::ApiInfo | T::ApiDocs => {
             Err(not_allowed(&["GET"]))
         }
+        T::Web(segments) => web::handle(state, req, &segments).await,
         target => {
             let identity = auth::authenticate(state, req).await?;
             let ctx = Ctx {
@@ -170,6 +173,7 @@ fn parse(s: &[&str]) -> Option<Target> {
         ["api", "v1"] | ["api", "v1", ""] => T::ApiInfo,
         ["api", "v1", "api-docs"] | ["api", "v1", "api-docs", ""] => T::ApiDocs,
         ["api", "v1", "namespaces"] | ["api", "v1", "namespaces", ""] => T::Namespaces,
+        ["api", "v1", "web", rest @ ..] => T::Web(rest.iter().map(|s| s.to_string()).collect()),
         ["api", "v1", "namespaces", ns, "limits"]
         | ["api", "v1", "namespaces", ns, "limits", ""] => T::Limits(ns.to_string()),
         ["api", "v1", "namespaces", ns, "activations"]

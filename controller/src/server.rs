@@ -84,6 +84,7 @@ async fn entry(
                 query: web::Query::<Vec<(String, String)>>::from_query(req.query_string())
                     .map(|q| q.into_inner())
                     .unwrap_or_default(),
+                query_string: req.query_string().to_string(),
                 body: body.freeze(),
                 authorization: req
                     .headers()
@@ -106,6 +107,8 @@ async fn entry(
         }
         Err(e) => Err(e),
     };
+    // A web action's answer carries its own CORS headers (or none, with `web-custom-options`).
+    let web = matches!(outcome, Ok(Reply::Web(_)));
     let mut response = respond(outcome, &tid);
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(tid.as_str()) {
@@ -114,7 +117,7 @@ async fn entry(
             v,
         );
     }
-    if req.path().starts_with("/api/v1") {
+    if req.path().starts_with("/api/v1") && !web {
         for (k, v) in CORS_HEADERS {
             headers.insert(
                 header::HeaderName::from_static(k),
@@ -187,6 +190,13 @@ fn respond(outcome: Result<Reply, ApiError>, tid: &TransactionId) -> HttpRespons
             .content_type("application/json")
             .insert_header(("x-openwhisk-activation-id", id.to_string()))
             .body(v.to_string()),
+        Ok(Reply::Web(w)) => {
+            let mut b = HttpResponse::build(w.status);
+            for (k, v) in w.headers {
+                b.append_header((k, v));
+            }
+            b.body(w.body)
+        }
         Err(e) => {
             let mut b = HttpResponse::build(e.status);
             if e.status == StatusCode::UNAUTHORIZED {
