@@ -148,9 +148,7 @@ pub async fn topmost(
         || crate::conductor::is_conductor(&resolved.action);
     if !is_composition {
         let content = arguments(&resolved, Some(Value::Object(payload)));
-        return primitive(caller, &resolved, content, None, wait, slot, received)
-            .await
-            .map_err(refusal);
+        return primitive(caller, &resolved, content, None, wait, slot, received).await;
     }
     if caller.state.dispatch.is_none() {
         return Err(ApiError::new(
@@ -210,13 +208,14 @@ pub async fn topmost(
 }
 
 /// Runs a step of a sequence or composition (not a sequence itself): waits for it up to its time
-/// limit and a minute more. An error is a step that could not even be queued.
+/// limit and a minute more. An error is a step that could not even be queued (or, for a built-in
+/// action, recorded).
 pub async fn step(
     caller: &Caller,
     resolved: &Resolved,
     payload: Option<Value>,
     cause: &ActivationId,
-) -> Result<Outcome, DispatchError> {
+) -> ApiResult<Outcome> {
     let content = arguments(resolved, payload);
     let wait = Duration::from_millis(resolved.action.limits.timeout.max(0) as u64 + 60_000);
     primitive(
@@ -255,7 +254,7 @@ async fn primitive(
     wait: Option<Duration>,
     mut slot: Option<Slot>,
     received: i64,
-) -> Result<Outcome, DispatchError> {
+) -> ApiResult<Outcome> {
     let action = &resolved.action;
     if let Exec::Builtin { main } = &action.exec {
         let args = match content {
@@ -266,18 +265,14 @@ async fn primitive(
             .with_ctx(async |ctx| {
                 crate::builtin::run(ctx, resolved, main, args, cause, received).await
             })
-            .await;
-        return match record {
-            Ok(a) if wait.is_some() => Ok(Outcome::Done(Box::new(a))),
-            Ok(a) => Ok(Outcome::Pending(a.activation_id)),
-            Err(e) => {
-                tracing::warn!(tid = %caller.tid, error = %e.message, "a built-in action failed");
-                Err(DispatchError::NoInvoker)
-            }
-        };
+            .await?;
+        return Ok(match wait {
+            Some(_) => Outcome::Done(Box::new(record)),
+            None => Outcome::Pending(record.activation_id),
+        });
     }
     let Some(dispatch) = caller.state.dispatch.as_deref() else {
-        return Err(DispatchError::NoInvoker);
+        return Err(refusal(DispatchError::NoInvoker));
     };
     let activation_id = ActivationId::generate();
     let message = ActivationMessage {
@@ -317,8 +312,9 @@ async fn primitive(
             slot_timeout,
         )
         .await
-        .inspect_err(|e| {
+        .map_err(|e| {
             tracing::warn!(tid = %caller.tid, error = %e, "no invoker took the activation");
+            refusal(e)
         })?;
     // The published activation holds the slot now: its completion gives it back.
     if let Some(s) = slot.as_mut() {

@@ -147,7 +147,7 @@ async fn unfold(
         let ran = activate::step(session.caller, session.conductor, params, &session.id)
             .await
             .map_err(|e| {
-                tracing::error!(tid = %session.caller.tid, error = %e, "a conductor run could not be queued");
+                tracing::error!(tid = %session.caller.tid, error = %e.message, "a conductor run could not be queued");
                 whisk_error(messages::COMPOSITION_FAILED.into())
             });
         let activation = match session.ran(ran) {
@@ -274,7 +274,7 @@ async fn run_component(
             activate::step(caller, step, params, &session.id)
                 .await
                 .map_err(|e| {
-                    tracing::error!(tid = %caller.tid, error = %e, "a composition component could not be queued");
+                    tracing::error!(tid = %caller.tid, error = %e.message, "a composition component could not be queued");
                     whisk_error(messages::COMPOSITION_FAILED.into())
                 })
         }

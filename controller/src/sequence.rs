@@ -219,7 +219,7 @@ fn run_counted<'a>(
                         );
                     }
                     Err(e) => {
-                        tracing::error!(tid = %caller.tid, error = %e, "a sequence component could not be queued");
+                        tracing::error!(tid = %caller.tid, error = %e.message, "a sequence component could not be queued");
                         acc.fail(whisk_error(messages::SEQUENCE_FAILED.into()), None);
                     }
                 },
