@@ -367,10 +367,16 @@ pub async fn resolve_name(
     })
 }
 
-/// Stores the record of a sequence or composition, which the controller writes itself.
-pub async fn store_record(caller: &Caller, record: &Activation) {
-    if let Err(e) = caller.state.store.put_activation(record).await {
-        tracing::error!(tid = %caller.tid, activation = %record.activation_id, error = %e,
-            "the record of a composition could not be stored");
-    }
+/// Stores the record of a sequence or composition, which the controller writes itself, without
+/// making anyone wait for the write: as an invoker answers before its record is committed, the
+/// caller (or the enclosing sequence) goes on at once.
+pub fn store_record(caller: &Caller, record: &Activation) {
+    let store = caller.state.store.clone();
+    let (tid, record) = (caller.tid.clone(), record.clone());
+    tokio::spawn(async move {
+        if let Err(e) = store.put_activation(&record).await {
+            tracing::error!(tid = %tid, activation = %record.activation_id, error = %e,
+                "the record of a composition could not be stored");
+        }
+    });
 }

@@ -116,7 +116,7 @@ pub fn run<'a>(
         };
         let response = unfold(&mut session, payload, counts).await;
         let record = record(&session, cause, start, received, response);
-        activate::store_record(caller, &record).await;
+        activate::store_record(caller, &record);
         record
     })
 }

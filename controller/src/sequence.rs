@@ -229,7 +229,7 @@ fn run_counted<'a>(
             }
         }
         let record = record(caller, seq, id, cause, start, received, &mut acc);
-        activate::store_record(caller, &record).await;
+        activate::store_record(caller, &record);
         (record, acc.atomic)
     })
 }
