@@ -2,8 +2,12 @@
 //!
 //! Keys are unique (a later entry replaces an earlier one in place). A parameter may carry `"init": true`,
 //! offered to the container at `/init` only, and `"encryption"` when the operator encrypts values.
+//!
+//! The list is kept in an insertion-ordered map, so that reading, merging and looking up a list
+//! of n entries costs O(n), not O(n²): a body may carry tens of thousands of annotations.
 
-use serde::{Deserialize, Serialize};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::EntityError;
@@ -18,9 +22,22 @@ pub struct Param {
     pub encryption: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(transparent)]
-pub struct Params(Vec<Param>);
+/// Entries by key, in the order their keys first came.
+#[derive(Debug, Clone, Default)]
+pub struct Params(IndexMap<String, Param>);
+
+/// Equal when the same entries come in the same order (as the lists they stand for).
+impl PartialEq for Params {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.values().eq(other.0.values())
+    }
+}
+
+impl Serialize for Params {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.values())
+    }
+}
 
 impl<'de> Deserialize<'de> for Params {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -31,7 +48,7 @@ impl<'de> Deserialize<'de> for Params {
 
 impl Params {
     pub fn new() -> Self {
-        Params(Vec::new())
+        Params(IndexMap::new())
     }
 
     /// Reads a list as a PUT body carries it, refusing anything that is not an array of `{key, value}`.
@@ -40,7 +57,7 @@ impl Params {
         let Value::Array(items) = v else {
             return Err(malformed());
         };
-        let mut out = Params::new();
+        let mut out = Params(IndexMap::with_capacity(items.len()));
         for item in items {
             let Value::Object(o) = item else {
                 return Err(EntityError::malformed("invalid parameter"));
@@ -75,10 +92,8 @@ impl Params {
     }
 
     fn insert(&mut self, param: Param) {
-        match self.0.iter_mut().find(|p| p.key == param.key) {
-            Some(slot) => *slot = param,
-            None => self.0.push(param),
-        }
+        // An existing key keeps its place and takes the new entry.
+        self.0.insert(param.key.clone(), param);
     }
 
     pub fn set(&mut self, key: impl Into<String>, value: Value) {
@@ -91,11 +106,11 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|p| p.key == key).map(|p| &p.value)
+        self.0.get(key).map(|p| &p.value)
     }
 
     pub fn contains(&self, key: &str) -> bool {
-        self.0.iter().any(|p| p.key == key)
+        self.0.contains_key(key)
     }
 
     /// True when the key is present with the JSON value `true`.
@@ -116,20 +131,21 @@ impl Params {
     }
 
     pub fn remove(&mut self, key: &str) {
-        self.0.retain(|p| p.key != key);
+        self.0.shift_remove(key);
     }
 
     /// `self` overridden by `other`, key by key (OpenWhisk's `++`).
     pub fn merged(&self, other: &Params) -> Params {
         let mut out = self.clone();
-        for p in &other.0 {
+        out.0.reserve(other.0.len());
+        for p in other.0.values() {
             out.insert(p.clone());
         }
         out
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Param> {
-        self.0.iter()
+        self.0.values()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -143,7 +159,7 @@ impl Params {
     /// Size as the platform counts it: key bytes plus compact JSON value bytes, summed.
     pub fn size(&self) -> usize {
         self.0
-            .iter()
+            .values()
             .map(|p| {
                 p.key.len()
                     + serde_json::to_string(&p.value)
@@ -156,7 +172,7 @@ impl Params {
     /// The parameters as a JSON object (`{"k": v}`), as an action receives them.
     pub fn to_object(&self) -> serde_json::Map<String, Value> {
         self.0
-            .iter()
+            .values()
             .map(|p| (p.key.clone(), p.value.clone()))
             .collect()
     }
