@@ -57,17 +57,24 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
-/// `OWL_LOG` (default `info`). lapin reports every lost broker connection at ERROR, which Owl
-/// reports once itself (and reconnects): it speaks only when `OWL_LOG` names it.
+/// Libraries whose ERROR lines are not Owl's faults, muted unless `OWL_LOG` names them:
+/// - lapin reports every lost broker connection, which Owl reports once itself (and reconnects);
+/// - actix-http reports every request it cannot parse (bad framing, a bad header), which is the
+///   client's fault: an anonymous client could flood the log with them. Such a request is answered
+///   400 and the connection closed.
+const MUTED: [&str; 2] = ["lapin", "actix_http"];
+
+/// `OWL_LOG` (default `info`), with [`MUTED`] off unless named.
 fn log_filter() -> tracing_subscriber::EnvFilter {
     let asked = std::env::var("OWL_LOG").unwrap_or_else(|_| "info".into());
-    let directives = if asked.contains("lapin") {
-        asked
-    } else {
-        format!("{asked},lapin=off")
-    };
+    let mut directives = asked.clone();
+    for target in MUTED {
+        if !asked.contains(target) {
+            directives.push_str(&format!(",{target}=off"));
+        }
+    }
     tracing_subscriber::EnvFilter::try_new(&directives)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin=off"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin=off,actix_http=off"))
 }
 
 fn main() {
