@@ -1,6 +1,8 @@
 //! The controller's settings: limits, throttles, sizes and the runtime manifest. Defaults are
 //! OpenWhisk's deployment defaults, in one place.
 
+use std::time::Duration;
+
 use owl_entity::exec::Manifest;
 use owl_entity::limits::LimitBounds;
 
@@ -28,6 +30,35 @@ pub struct ControllerConfig {
     /// Shown by `GET /api/v1` as `build` and `buildno`.
     pub build: String,
     pub buildno: String,
+    /// How long the HTTP edge waits for slow or idle clients, and how many it serves at once.
+    pub edge: Edge,
+}
+
+/// The HTTP edge's bounds on clients: a client that sends its request slowly is cut off and its
+/// connection freed, so that slow clients cannot hold every connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Edge {
+    /// Time to receive a request's head (its line and headers); past it, 408 and the connection
+    /// is closed.
+    pub header_timeout: Duration,
+    /// Time to receive a request's body once its head came; past it, 408 and the connection is
+    /// closed.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
+    /// Open connections served at once (all workers together); more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for Edge {
+    fn default() -> Self {
+        Edge {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            keep_alive: Duration::from_secs(30),
+            max_connections: 10_000,
+        }
+    }
 }
 
 impl Default for ControllerConfig {
@@ -47,6 +78,7 @@ impl Default for ControllerConfig {
             manifest: Manifest::builtin(),
             build: "2026-11-29T00:00:00Z".into(),
             buildno: concat!("owl-", env!("CARGO_PKG_VERSION")).into(),
+            edge: Edge::default(),
         }
     }
 }

@@ -97,6 +97,8 @@ pub fn trigger_with_inactive_rule(rule: &str, action: &str) -> String {
     format!("Rule '{rule}' is inactive, action '{action}' was not activated.")
 }
 
+pub const BODY_TIMEOUT: &str = "The request's body did not arrive in time.";
+
 pub fn request_too_large(size: usize, max: usize) -> String {
     format!("Request larger than allowed: {size} > {max} bytes.")
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::dev::Server;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::web::{self, BytesMut};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use futures_util::StreamExt;
@@ -39,15 +39,20 @@ pub fn serve(
     state: Arc<AppState>,
     workers: usize,
 ) -> std::io::Result<Server> {
+    let edge = state.config.edge;
+    let workers = workers.max(1);
     let data = web::Data::from(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .default_service(web::to(entry))
     })
-    .workers(workers.max(1))
-    // The reference server's request timeout is 65 s, above the 60 s blocking-invoke wait.
-    .client_request_timeout(std::time::Duration::from_secs(65))
+    .workers(workers)
+    // A slow head is cut off here (408); a slow body in `entry`. The blocking wait of an invoke
+    // (60 s at most) is the handler's, which no timeout here bounds.
+    .client_request_timeout(edge.header_timeout)
+    .keep_alive(edge.keep_alive)
+    .max_connections(edge.max_connections.div_ceil(workers).max(1))
     .shutdown_timeout(5);
     for listener in listeners {
         server = server.listen(listener)?;
@@ -68,12 +73,24 @@ async fn entry(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    // actix hands a CONNECT or an `Upgrade` request the rest of the connection as its body, which
+    // never ends: Owl serves neither, so such a request is answered as if it had no body, and its
+    // connection is closed after the answer.
+    let tunnel = req.method() == Method::CONNECT || req.headers().contains_key(header::UPGRADE);
+    let body_timeout = state.config.edge.body_timeout;
     let outcome = match declared {
+        _ if tunnel => Ok(BytesMut::new()),
         Some(n) if n > max => Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             messages::request_too_large(n, max),
         )),
-        _ => read_body(&mut payload, max).await,
+        _ => match tokio::time::timeout(body_timeout, read_body(&mut payload, max)).await {
+            Ok(read) => read,
+            Err(_) => Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                messages::BODY_TIMEOUT,
+            )),
+        },
     };
     let outcome = match outcome {
         Ok(body) => {
@@ -109,7 +126,13 @@ async fn entry(
     };
     // A web action's answer carries its own CORS headers (or none, with `web-custom-options`).
     let web = matches!(outcome, Ok(Reply::Web(_)));
+    let timed_out = matches!(&outcome, Err(e) if e.status == StatusCode::REQUEST_TIMEOUT);
     let mut response = respond(outcome, &tid);
+    if tunnel || timed_out {
+        response
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(tid.as_str()) {
         headers.insert(

@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use owl_controller::balancer::BalancerConfig;
@@ -54,24 +55,61 @@ pub struct Options {
     #[arg(long, env = "OWL_INVOKER_HEALTH_TIMEOUT", default_value_t = 5)]
     invoker_health_timeout: u64,
     #[command(flatten)]
+    edge: EdgeOptions,
+    #[command(flatten)]
     store: StoreOptions,
     #[command(flatten)]
     queue: QueueOptions,
+}
+
+/// How the HTTP edge treats slow, idle and many clients (both modes).
+#[derive(clap::Args, Debug, Clone)]
+pub struct EdgeOptions {
+    /// Seconds a client has to send a request's line and headers; past it the request is answered
+    /// 408 and the connection closed.
+    #[arg(long, env = "OWL_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Seconds a client has to send a request's body once its headers came; past it, 408 and the
+    /// connection closed.
+    #[arg(long, env = "OWL_BODY_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "OWL_KEEP_ALIVE", default_value_t = 30)]
+    keep_alive: u64,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "OWL_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
 }
 
 /// The controller's settings from the flags both modes share.
 pub fn config(
     max_action_concurrency: i64,
     runtimes: Option<&Path>,
+    edge: &EdgeOptions,
 ) -> anyhow::Result<ControllerConfig> {
     let mut config = ControllerConfig::default();
     config.bounds.concurrency.max = max_action_concurrency;
-    if let Some(path) = runtimes {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        config.manifest = Manifest::from_json(&text).map_err(anyhow::Error::msg)?;
-    }
+    config.edge = owl_controller::config::Edge {
+        header_timeout: Duration::from_secs(edge.header_timeout),
+        body_timeout: Duration::from_secs(edge.body_timeout),
+        keep_alive: Duration::from_secs(edge.keep_alive),
+        max_connections: edge.max_connections as usize,
+    };
+    config.manifest = manifest(runtimes)?;
     Ok(config)
+}
+
+/// The runtime manifest: the built-in one, or the one `runtimes` names.
+pub fn manifest(runtimes: Option<&Path>) -> anyhow::Result<Manifest> {
+    let Some(path) = runtimes else {
+        return Ok(Manifest::builtin());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Manifest::from_json(&text).map_err(anyhow::Error::msg)
 }
 
 /// What a controller does before it serves: the default identities and the catalog in the store,
@@ -113,7 +151,7 @@ pub fn workers(asked: Option<usize>) -> usize {
 
 pub fn run(o: Options) -> anyhow::Result<()> {
     crate::backends::install_crypto();
-    let config = config(o.max_action_concurrency, o.runtimes.as_deref())?;
+    let config = config(o.max_action_concurrency, o.runtimes.as_deref(), &o.edge)?;
     let first = o.bind.first().map_or("127.0.0.1", String::as_str);
     let listener = TcpListener::bind((first, o.port))
         .with_context(|| format!("listening on {first}:{}", o.port))?;

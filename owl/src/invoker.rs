@@ -104,8 +104,7 @@ pub async fn start(
 
 pub fn run(o: Options) -> anyhow::Result<()> {
     crate::backends::install_crypto();
-    let manifest =
-        crate::controller::config(o.max_action_concurrency, o.runtimes.as_deref())?.manifest;
+    let manifest = crate::controller::manifest(o.runtimes.as_deref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("owl-invoker")

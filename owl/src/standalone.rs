@@ -39,6 +39,8 @@ pub struct Options {
     /// HTTP worker threads [default: one per core].
     #[arg(long, env = "OWL_WORKERS")]
     workers: Option<usize>,
+    #[command(flatten)]
+    edge: crate::controller::EdgeOptions,
     /// Serve the management API only: no invoker, invokes answer 503.
     #[arg(long, env = "OWL_NO_INVOKER")]
     no_invoker: bool,
@@ -79,7 +81,8 @@ pub struct Options {
 }
 
 pub fn run(o: Options) -> anyhow::Result<()> {
-    let config = crate::controller::config(o.max_action_concurrency, o.runtimes.as_deref())?;
+    let config =
+        crate::controller::config(o.max_action_concurrency, o.runtimes.as_deref(), &o.edge)?;
     let backend_store: Arc<dyn Store> = if o.in_memory {
         Arc::new(MemoryStore::new())
     } else {
