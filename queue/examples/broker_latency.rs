@@ -52,10 +52,7 @@ fn activation(transid: String) -> ActivationMessage {
             namespace: guest,
             authkey: AuthKey::parse(GUEST_KEY).expect("the guest key"),
         },
-        content: json!({"name": "world"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        content: json!({"name": "world"}),
         init_args: vec![],
         blocking: true,
         reply_to: "controller0".into(),

@@ -71,7 +71,7 @@ fn activation(transid: &str) -> ActivationMessage {
             namespace: guest,
             authkey: AuthKey::parse(GUEST_KEY).unwrap(),
         },
-        content: json!({"name": "world"}).as_object().unwrap().clone(),
+        content: json!({"name": "world"}),
         init_args: vec![],
         blocking: false,
         reply_to: "controller0".into(),
@@ -353,7 +353,7 @@ async fn a_message_larger_than_the_limit_is_too_large_and_nothing_is_sent() {
     let mut sub = q.activations(&invoker, 5).await.unwrap();
 
     let mut big = activation("big");
-    big.content.insert("blob".into(), json!("x".repeat(5_000)));
+    big.content["blob"] = json!("x".repeat(5_000));
     match q.send_activation(&invoker, big).await {
         Err(QueueError::TooLarge { size, limit }) => {
             assert!(size > 5_000, "{size}");
