@@ -107,7 +107,11 @@ fn split_flags(flags: &[String]) -> (Vec<String>, Vec<String>, bool) {
                 invoker.extend([f.to_string(), value()]);
                 i += 1;
             }
-            "--alarm-misfire-grace" => {
+            "--alarm-misfire-grace"
+            | "--header-timeout"
+            | "--body-timeout"
+            | "--keep-alive"
+            | "--max-connections" => {
                 controller.extend([f.to_string(), value()]);
                 i += 1;
             }
@@ -557,5 +561,17 @@ impl Drop for Owl {
                 let _ = ureq::delete(&format!("{couch}/{}{db}", self.db_prefix())).call();
             }
         }
+    }
+}
+
+impl Owl {
+    /// Whether every process of this server still runs: none has exited or died since it started
+    /// (one stopped or killed by the test counts as not running).
+    pub fn is_running(&mut self) -> bool {
+        self.processes.iter_mut().all(|p| {
+            p.child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        })
     }
 }

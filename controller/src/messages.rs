@@ -140,8 +140,6 @@ pub const WEB_ERROR_PROCESSING_REQUEST: &str = "There was an error processing yo
 /// The default sentence of a bare 401, as a `require-whisk-auth` refusal answers it.
 pub const WEB_UNAUTHORIZED: &str =
     "Authentication is possible but has failed or not yet been provided.";
-/// The default sentence of a bare 500 in the web action handler.
-pub const WEB_INTERNAL_ERROR: &str = "There was an internal server error.";
 
 /// A result that does not fit its extension's media type (`message/http` for `.http`).
 pub fn web_invalid_media(media_type: &str) -> String {

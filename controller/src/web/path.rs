@@ -12,7 +12,7 @@
 //! | `ns/pkg/name.json/` | rest `/` |
 //! | `ns/pkg/name.xyz` | unknown extension: action `name.xyz`, extension `.http` |
 //! | fewer than three segments, an empty one, or one that is not a valid name | 404, the route matches nothing |
-//! | a name that is only invalid once its extension is cut off (`a .json`) | 500, as upstream fails |
+//! | a name that is only invalid once its extension is cut off (`a .json`) | 404 (upstream fails with a 500) |
 //!
 //! The namespace is taken as written: `_` is not the caller's namespace here (its lookup finds no
 //! such namespace, a 404 for the caller to give).
@@ -114,14 +114,10 @@ pub fn parse(segments: &[&str]) -> Result<WebPath, ApiError> {
         EntityName::new(*s).map_err(|_| no_route())?;
     }
     let (action, extension) = Extension::split(segment);
-    // Cutting the suffix off can leave a name ending in a space; upstream then fails building the
-    // name (an exception, answered as a 500).
-    EntityName::new(action).map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            messages::WEB_INTERNAL_ERROR,
-        )
-    })?;
+    // Cutting the suffix off can leave a name ending in a space. Upstream then fails building the
+    // name (an exception, answered as a 500); a bad request is never a 5xx here: no route, as for
+    // any segment that is not a name.
+    EntityName::new(action).map_err(|_| no_route())?;
     Ok(WebPath {
         namespace: namespace.to_string(),
         package: (*package != DEFAULT_PACKAGE).then(|| package.to_string()),
@@ -282,10 +278,10 @@ mod tests {
     }
 
     #[test]
-    fn a_name_that_ends_in_a_space_once_its_extension_is_cut_fails_as_upstream_does() {
+    fn a_name_that_ends_in_a_space_once_its_extension_is_cut_is_no_route() {
         let e = parsed("ns/default/a .json").unwrap_err();
-        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(e.message, messages::WEB_INTERNAL_ERROR);
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+        assert_eq!(e.message, messages::ROUTE_NOT_FOUND);
         // Without a known extension the space is inside the name, which is fine.
         assert_eq!(ok("ns/default/a .xyz").action, "a .xyz");
     }
