@@ -77,6 +77,12 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin=off,actix_http=off"))
 }
 
+/// jemalloc as the allocator: with the `background_threads` feature its background thread purges
+/// pages left unused past the decay time (10 s), so memory held for a burst of large requests goes
+/// back to the system while Owl idles.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
