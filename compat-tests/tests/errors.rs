@@ -410,6 +410,92 @@ fn unknown_routes_and_methods_are_404_and_405() {
     );
     assert_eq!(c.put(&format!("{NS}/actions"), &json!({})).status, 405);
     assert_eq!(c.send("DELETE", "/api/v1/namespaces", None).status, 405);
+    // An empty last segment: upstream's collection route (`pathEndOrSingleSlash & get`) matches the
+    // path and refuses the method, and so does the package listing route (`get & pathSingleSlash`);
+    // an entity route never matches a trailing slash, so nothing does.
+    let get_only = err(405, "HTTP method not allowed, supported methods: GET");
+    for collection in ["actions", "packages", "triggers", "rules"] {
+        let path = format!("{NS}/{collection}/");
+        assert_eq!(c.put(&path, &action()).blanked(), get_only, "PUT {path}");
+        assert_eq!(c.delete(&path).blanked(), get_only, "DELETE {path}");
+        let path = format!("{NS}/{collection}/x/");
+        let expected = if collection == "actions" {
+            get_only.clone()
+        } else {
+            err(404, "The requested resource could not be found.")
+        };
+        assert_eq!(c.put(&path, &action()).blanked(), expected, "PUT {path}");
+    }
+}
+
+#[test]
+fn a_missing_package_read_by_its_owner_names_itself_and_every_other_miss_is_the_plain_404() {
+    let owl = Owl::start();
+    let c = owl.guest();
+    let plain = err(404, "The requested resource does not exist.");
+    // Upstream's route dispatcher names the resource when the package entitlement check finds
+    // nothing; the handlers' own misses (and DELETE, which checks ownership only) stay plain.
+    assert_eq!(
+        c.get(&format!("{NS}/packages/nope")).blanked(),
+        err(404, "The requested resource 'guest/nope' does not exist.")
+    );
+    assert_eq!(c.delete(&format!("{NS}/packages/nope")).blanked(), plain);
+    for collection in ["actions", "triggers", "rules"] {
+        let path = format!("{NS}/{collection}/nope");
+        assert_eq!(c.get(&path).blanked(), plain, "GET {path}");
+        assert_eq!(c.delete(&path).blanked(), plain, "DELETE {path}");
+    }
+    assert_eq!(c.get(&format!("{NS}/actions/nopkg/a")).blanked(), plain);
+    assert_eq!(
+        c.post(&format!("{NS}/actions/nopkg/a?blocking=true"), &json!({}))
+            .blanked(),
+        plain
+    );
+    // A binding whose own package has gone names the binding.
+    assert_eq!(
+        c.put(&format!("{NS}/packages/gone"), &json!({})).status,
+        200
+    );
+    assert_eq!(
+        c.put(
+            &format!("{NS}/packages/bound"),
+            &json!({"binding": {"namespace": "guest", "name": "gone"}})
+        )
+        .status,
+        200
+    );
+    assert_eq!(c.delete(&format!("{NS}/packages/gone")).status, 200);
+    assert_eq!(
+        c.get(&format!("{NS}/packages/bound")).blanked(),
+        err(404, "The requested resource 'guest/bound' does not exist.")
+    );
+    // In another namespace a miss is a refusal that names what was asked for, and tells nothing.
+    let key = owl.admin(&["user", "create", "mallory"]);
+    let other = owl.client(&key);
+    let guest = "/api/v1/namespaces/guest";
+    for (path, what) in [
+        ("packages/nope", "guest/nope"),
+        ("packages/bound", "guest/bound"),
+        ("actions/nope", "guest/nope"),
+        ("actions/nopkg/a", "guest/nopkg/a"),
+        ("triggers/nope", "guest/nope"),
+        ("rules/nope", "guest/nope"),
+    ] {
+        let denied = err(
+            403,
+            &format!("The supplied authentication is not authorized to access '{what}'."),
+        );
+        assert_eq!(
+            other.get(&format!("{guest}/{path}")).blanked(),
+            denied,
+            "GET {path}"
+        );
+        assert_eq!(
+            other.delete(&format!("{guest}/{path}")).blanked(),
+            denied,
+            "DELETE {path}"
+        );
+    }
 }
 
 #[test]

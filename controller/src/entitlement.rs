@@ -3,7 +3,11 @@
 //! An identity may do anything in its own namespace. In another namespace it may only read and invoke
 //! what a published (`publish: true`) package shares, and list that namespace's published packages.
 //! Reading one's own binding also needs read access to the package it binds. Refusals name the
-//! resource: `The supplied authentication is not authorized to access '<ns>/<name>'.`
+//! resource: `The supplied authentication is not authorized to access '<ns>/<name>'.` Reading a
+//! package of one's own that is not there (or a binding of one's own whose package of one's own is not
+//! there) answers 404 `The requested resource '<ns>/<name>' does not exist.`, as upstream's route
+//! dispatcher turns the check's not-found into; everywhere else a missing entity is the handler's
+//! plain `The requested resource does not exist.`
 
 use owl_entity::entity::Entity;
 use owl_entity::identity::Identity;
@@ -45,14 +49,15 @@ pub async fn check_package(
     pkg: &FullyQualifiedName,
 ) -> ApiResult<()> {
     let owner = is_owner(identity, pkg.namespace());
-    let allowed = match right {
+    let readable = match right {
         Privilege::Read => package_readable(state, identity, owner, pkg).await?,
-        _ => owner,
+        _ if owner => Readable::Yes,
+        _ => Readable::No,
     };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(&pkg.doc_id()))
+    match readable {
+        Readable::Yes => Ok(()),
+        Readable::No => Err(ApiError::forbidden(&pkg.doc_id())),
+        Readable::Missing => Err(ApiError::not_found_named(&pkg.doc_id())),
     }
 }
 
@@ -78,7 +83,9 @@ pub async fn check_action(
                 owl_entity::name::EntityPath::from_name(namespace.clone()),
                 p.clone(),
             );
-            package_readable(state, identity, owner, &pkg_fqn).await?
+            // A missing package of one's own is left to the handler's plain 404, as upstream's
+            // action routes answer it.
+            package_readable(state, identity, owner, &pkg_fqn).await? != Readable::No
         }
         _ => owner,
     };
@@ -89,33 +96,42 @@ pub async fn check_action(
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readable {
+    Yes,
+    No,
+    /// Not there, and its owner is asking: a 404 for the owner alone, a 403 for anyone else.
+    Missing,
+}
+
 /// Is the package readable: published, or owned (and, for a binding, its bound package readable too)?
-/// A missing package is readable by its owner only, so the handler can answer 404 to the owner alone.
 async fn package_readable(
     state: &AppState,
     identity: &Identity,
     owner: bool,
     pkg: &FullyQualifiedName,
-) -> ApiResult<bool> {
+) -> ApiResult<Readable> {
+    let verdict = |yes: bool| if yes { Readable::Yes } else { Readable::No };
     let mut current = pkg.clone();
     let mut owner = owner;
     // A binding's target is never itself a binding, so two hops suffice; the bound guards a corrupt chain.
     for _ in 0..4 {
         match state.store.get_entity(&current.doc_id()).await? {
-            None => return Ok(owner),
+            None if owner => return Ok(Readable::Missing),
+            None => return Ok(Readable::No),
             Some(s) => match s.value {
                 Entity::Package(p) => match (&p.binding, owner) {
-                    (None, _) => return Ok(p.publish || owner),
+                    (None, _) => return Ok(verdict(p.publish || owner)),
                     (Some(b), true) => {
                         owner = is_owner(identity, &b.namespace);
                         current = b.fqn();
                     }
-                    (Some(_), false) => return Ok(false),
+                    (Some(_), false) => return Ok(Readable::No),
                 },
                 _ if owner => return Err(ApiError::conformance()),
-                _ => return Ok(false),
+                _ => return Ok(Readable::No),
             },
         }
     }
-    Ok(false)
+    Ok(Readable::No)
 }

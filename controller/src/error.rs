@@ -37,6 +37,14 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, messages::RESOURCE_DOES_NOT_EXIST)
     }
 
+    /// 404 naming the resource, as upstream's entitlement check answers for a missing package.
+    pub fn not_found_named(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            messages::resource_does_not_exist(what),
+        )
+    }
+
     pub fn forbidden(what: &str) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,

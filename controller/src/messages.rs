@@ -2,6 +2,11 @@
 //! on them). One place, so the wording stays consistent and reviewable.
 
 pub const RESOURCE_DOES_NOT_EXIST: &str = "The requested resource does not exist.";
+
+/// A package its owner may read but that is not there, as the entitlement check names it.
+pub fn resource_does_not_exist(what: &str) -> String {
+    format!("The requested resource '{what}' does not exist.")
+}
 pub const ROUTE_NOT_FOUND: &str = "The requested resource could not be found.";
 pub const NOT_AUTHORIZED: &str =
     "The supplied authentication is not authorized to access this resource.";
