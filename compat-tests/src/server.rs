@@ -127,21 +127,34 @@ fn split_flags(flags: &[String]) -> (Vec<String>, Vec<String>, bool) {
     (controller, invoker, no_invoker)
 }
 
-/// Docker's bridge gateway: where the invokers' containers reach the controllers.
+/// Docker's bridge gateway: where the invokers' containers reach the controllers. An engine may
+/// leave the gateway out of the network's description (seen with a `docker0` that outlived its
+/// engine); the gateway is then the subnet's first host, as the invoker reads it.
 fn bridge_gateway() -> String {
-    let out = Command::new("docker")
-        .args([
-            "network",
-            "inspect",
-            "bridge",
-            "-f",
-            "{{(index .IPAM.Config 0).Gateway}}",
-        ])
-        .output()
-        .expect("docker runs (scripts/test starts the engine)");
-    let gw = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(!gw.is_empty(), "Docker's bridge network has no gateway");
-    gw
+    let inspect = |field: &str| {
+        let out = Command::new("docker")
+            .args([
+                "network",
+                "inspect",
+                "bridge",
+                "-f",
+                &format!("{{{{(index .IPAM.Config 0).{field}}}}}"),
+            ])
+            .output()
+            .expect("docker runs (scripts/test starts the engine)");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let gw = inspect("Gateway");
+    if !gw.is_empty() {
+        return gw;
+    }
+    let subnet = inspect("Subnet");
+    let first_host = subnet
+        .split_once('/')
+        .and_then(|(net, _)| net.parse::<std::net::Ipv4Addr>().ok())
+        .map(|net| std::net::Ipv4Addr::from(u32::from(net) + 1).to_string());
+    first_host
+        .unwrap_or_else(|| panic!("Docker's bridge network has no gateway (subnet {subnet:?})"))
 }
 
 /// Reads `child`'s stdout until a line starting with `prefix`; answers the rest of that line.
