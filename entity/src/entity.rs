@@ -124,21 +124,31 @@ impl Entity {
         v
     }
 
-    /// Reads a stored document back.
-    pub fn from_document(v: Value) -> Result<Entity, String> {
-        let kind = v
-            .get("entityType")
-            .and_then(Value::as_str)
-            .ok_or("document has no entityType")?;
-        let c = Collection::from_entity_type(kind)
-            .ok_or_else(|| format!("unknown entityType {kind}"))?;
+    /// An entity from the text of its stored document. Read from the text (not through a `Value`),
+    /// so every number keeps the text it was written with: a `Value` read into a struct would turn
+    /// `-0` into `0` and `0.0000000000488` into `4.88e-11`.
+    pub fn from_document_text(text: &str) -> Result<Entity, String> {
+        #[derive(serde::Deserialize)]
+        struct Kind<'a> {
+            #[serde(rename = "entityType", borrow)]
+            entity_type: std::borrow::Cow<'a, str>,
+        }
         let e = |e: serde_json::Error| e.to_string();
+        let kind: Kind = serde_json::from_str(text).map_err(e)?;
+        let c = Collection::from_entity_type(&kind.entity_type)
+            .ok_or_else(|| format!("unknown entityType {}", kind.entity_type))?;
         Ok(match c {
-            Collection::Actions => Entity::Action(serde_json::from_value(v).map_err(e)?),
-            Collection::Packages => Entity::Package(serde_json::from_value(v).map_err(e)?),
-            Collection::Triggers => Entity::Trigger(serde_json::from_value(v).map_err(e)?),
-            Collection::Rules => Entity::Rule(serde_json::from_value(v).map_err(e)?),
+            Collection::Actions => Entity::Action(serde_json::from_str(text).map_err(e)?),
+            Collection::Packages => Entity::Package(serde_json::from_str(text).map_err(e)?),
+            Collection::Triggers => Entity::Trigger(serde_json::from_str(text).map_err(e)?),
+            Collection::Rules => Entity::Rule(serde_json::from_str(text).map_err(e)?),
         })
+    }
+
+    /// An entity from its stored document as a JSON value (numbers kept as written, see
+    /// [`crate::from_value_exact`]).
+    pub fn from_document(v: &Value) -> Result<Entity, String> {
+        Self::from_document_text(&v.to_string())
     }
 }
 

@@ -36,5 +36,17 @@ pub mod trigger;
 
 pub use error::EntityError;
 
+/// Reads a typed document from a JSON value, keeping every number's text as it is in the value.
+///
+/// `serde_json::from_value` hands a number that also reads as an integer or a float to the type as
+/// that integer or float, so a `Value` field inside the type gets `0` for `-0` and `4.88e-11` for
+/// `0.0000000000488`; reading the value's text keeps them. For documents, not for hot paths: it
+/// writes the value out once.
+pub fn from_value_exact<T: serde::de::DeserializeOwned>(
+    v: &serde_json::Value,
+) -> serde_json::Result<T> {
+    serde_json::from_str(&v.to_string())
+}
+
 /// Milliseconds since the Unix epoch: how OpenWhisk writes every timestamp.
 pub type EpochMillis = i64;

@@ -111,8 +111,14 @@ fn whole(v: &Value, what: &str) -> Result<i64, EntityError> {
     }
     let f = n.as_f64().unwrap_or(f64::NAN);
     if f.is_finite() && f.fract() == 0.0 {
-        // Beyond i64: saturate; the range check that follows refuses it with the usual sentence.
-        return Ok(if f > 0.0 { i64::MAX } else { i64::MIN });
+        // A whole number written as a decimal (`60000.0`, `6e4`) is that number, as upstream reads
+        // it; beyond i64 it saturates, and the range check that follows refuses it as usual.
+        const BOUND: f64 = 9_223_372_036_854_775_808.0; // 2^63
+        return Ok(match f {
+            f if f >= BOUND => i64::MAX,
+            f if f < -BOUND => i64::MIN,
+            f => f as i64,
+        });
     }
     Err(EntityError::malformed(format!(
         "{what} limit must be whole number"
@@ -266,6 +272,20 @@ mod tests {
             Err(EntityError::malformed("time limit malformed"))
         );
         assert!(check(json!({"memory": 1e300})).is_err());
+    }
+
+    #[test]
+    fn whole_numbers_written_as_decimals_or_beyond_any_integer_read_as_their_value() {
+        let read = |text: &str| {
+            let v: Value = serde_json::from_str(&format!("{{\"timeout\": {text}}}")).unwrap();
+            ActionLimitsPut::from_json(&v).unwrap().timeout.unwrap()
+        };
+        assert_eq!(read("60000.0"), 60000);
+        assert_eq!(read("6e4"), 60000);
+        assert_eq!(read("-0"), 0);
+        assert_eq!(read("123456789012345678901234"), i64::MAX);
+        assert_eq!(read("-1e30"), i64::MIN);
+        assert_eq!(read("9223372036854775807"), i64::MAX);
     }
 
     #[test]

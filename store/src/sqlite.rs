@@ -123,8 +123,7 @@ fn decode<T: serde::de::DeserializeOwned>(id: &str, doc: &str) -> Result<T> {
 }
 
 fn decode_entity(id: &str, doc: &str) -> Result<Entity> {
-    let v: serde_json::Value = decode(id, doc)?;
-    Entity::from_document(v).map_err(|_| StoreError::Corrupt(id.to_string()))
+    Entity::from_document_text(doc).map_err(|_| StoreError::Corrupt(id.to_string()))
 }
 
 impl SqliteStore {

@@ -99,7 +99,8 @@ pub(crate) async fn load(store: &dyn Store, id: &str) -> Result<Option<Stored<Al
     let Some(doc) = store.get_doc(id).await? else {
         return Ok(None);
     };
-    let value = serde_json::from_value(doc.value).map_err(|_| StoreError::Corrupt(id.into()))?;
+    let value =
+        owl_entity::from_value_exact(&doc.value).map_err(|_| StoreError::Corrupt(id.into()))?;
     Ok(Some(Stored {
         rev: doc.rev,
         value,

@@ -142,7 +142,7 @@ impl Scheduler {
                 self.due.clear();
                 self.at.clear();
                 for (id, doc) in docs {
-                    match serde_json::from_value::<Alarm>(doc.value) {
+                    match owl_entity::from_value_exact::<Alarm>(&doc.value) {
                         Ok(a) if a.status.active => self.set(id, a.next_fire),
                         Ok(_) => {}
                         Err(e) => {

@@ -210,11 +210,12 @@ fn serialize<T: serde::Serialize>(v: &T, what: &str) -> Result<Map<String, Value
 }
 
 fn decode<T: serde::de::DeserializeOwned>(doc: Map<String, Value>, id: &str) -> Result<T> {
-    serde_json::from_value(Value::Object(doc)).map_err(|_| StoreError::Corrupt(id.to_string()))
+    owl_entity::from_value_exact(&Value::Object(doc))
+        .map_err(|_| StoreError::Corrupt(id.to_string()))
 }
 
 fn decode_entity(doc: Map<String, Value>, id: &str) -> Result<Entity> {
-    Entity::from_document(Value::Object(doc)).map_err(|_| StoreError::Corrupt(id.to_string()))
+    Entity::from_document(&Value::Object(doc)).map_err(|_| StoreError::Corrupt(id.to_string()))
 }
 
 /// A document of the subjects database that is a subject (not a limits or design document).
