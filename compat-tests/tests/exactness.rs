@@ -284,7 +284,7 @@ fn random_json_values_survive_create_get_invoke_and_the_record_unchanged() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let double_only = owl.is_distributed();
-    let seed = 0x0_57A7_E5EE_D;
+    let seed = 0x0005_7A7E_5EED;
     let mut rng = Rng(seed);
     for case in 0..40 {
         let stored = rng.value(0, double_only);
