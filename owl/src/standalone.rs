@@ -108,7 +108,15 @@ pub fn run(o: Options) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let queue: Arc<dyn Queue> = Arc::new(InProcessQueue::new());
-    let dispatch = Dispatch::new(queue.clone(), "controller0", BalancerConfig::default());
+    // The invoker lives in this process and its heartbeats cross an in-process queue: they are never
+    // lost, only late when the machine is starved (seen under CI's load: a first invoke answered 503
+    // after a heartbeat came more than 5 s late). A long timeout costs nothing here; it only matters
+    // between processes, where `owl controller --invoker-health-timeout` sets it.
+    let balancer = BalancerConfig {
+        health_timeout: Duration::from_secs(60),
+        ..BalancerConfig::default()
+    };
+    let dispatch = Dispatch::new(queue.clone(), "controller0", balancer);
     backend.block_on(crate::controller::prepare(&store, &dispatch))?;
     let invoker = if o.no_invoker {
         None
