@@ -190,7 +190,12 @@ impl Client {
     /// The stored record of activation `id` in the caller's namespace, waited for up to a minute
     /// (records are stored after the logs are collected, and a trigger's after its rules ran).
     pub fn record(&self, id: &str) -> Value {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        self.record_within(id, std::time::Duration::from_secs(60))
+    }
+
+    /// The stored record of activation `id` in the caller's namespace, waited for up to `within`.
+    pub fn record_within(&self, id: &str, within: std::time::Duration) -> Value {
+        let deadline = std::time::Instant::now() + within;
         loop {
             let r = self.get(&format!("/api/v1/namespaces/_/activations/{id}"));
             if r.status == 200 {
@@ -198,7 +203,7 @@ impl Client {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "activation {id} was never stored"
+                "activation {id} was not stored within {within:?}"
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }

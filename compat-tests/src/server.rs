@@ -505,6 +505,33 @@ impl Owl {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Sets limits of the guest namespace with `owl admin namespace set-limits` and waits until every
+    /// controller answers them at `/limits`: each `(flag, field, value)` is the admin flag, the
+    /// field of the `/limits` answer and its value.
+    pub fn set_guest_limits(&self, limits: &[(&str, &str, u64)], within: Duration) {
+        let values: Vec<String> = limits.iter().map(|(_, _, v)| v.to_string()).collect();
+        let mut args = vec!["namespace", "set-limits", "guest"];
+        for ((flag, _, _), v) in limits.iter().zip(&values) {
+            args.extend([*flag, v.as_str()]);
+        }
+        self.admin(&args);
+        for i in 0..self.bases.len() {
+            let c = self.client_of(i, crate::GUEST_KEY);
+            let deadline = Instant::now() + within;
+            loop {
+                let seen = c.get("/api/v1/namespaces/_/limits").body;
+                if limits.iter().all(|(_, field, v)| seen[*field] == *v) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "controller {i} does not answer the limits {limits:?} within {within:?}: {seen}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
     pub fn client(&self, key: &str) -> crate::Client {
         crate::Client::new(&self.base, Some(key))
     }

@@ -11,7 +11,7 @@
 //! annotation carries the largest `memory` among them.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use owl_compat_tests::{Client, Owl, Response};
 use serde_json::{Map, Value, json};
@@ -81,22 +81,6 @@ fn id_of(r: &Response) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no activation id in {} {}", r.status, r.text))
         .to_string()
-}
-
-/// A stored record, waited for up to `within`.
-fn record_within(c: &Client, id: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let r = c.get(&format!("{NS}/activations/{id}"));
-        if r.status == 200 {
-            return r.body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "activation {id} was not stored within {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn annotation<'a>(record: &'a Value, key: &str) -> Option<&'a Value> {
@@ -645,7 +629,7 @@ fn a_sequence_grown_past_fifty_actions_after_it_was_created_stops_at_the_limit()
     put(&c, "x", sequence(&["/_/echo"; 50]));
     let r = invoke(&c, "s", "blocking=true", json!({"payload": "p"}));
     assert!(r.status == 502 || r.status == 202, "{}", r.text);
-    let s = record_within(&c, &id_of(&r), Duration::from_secs(120));
+    let s = c.record_within(&id_of(&r), Duration::from_secs(120));
     let too_long = json!({"result": {"error": "Too many actions in the sequence."},
                           "status": "application error", "success": false});
     assert_eq!(s["response"], too_long);
@@ -810,21 +794,10 @@ fn a_sequence_component_without_a_namespace_is_refused_as_malformed_content() {
 fn a_sequence_counts_once_against_the_invocation_rate() {
     let owl = Owl::start();
     let c = owl.guest();
-    owl.admin(&[
-        "namespace",
-        "set-limits",
-        "guest",
-        "--invocations-per-minute",
-        "10",
-    ]);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while c.get(&format!("{NS}/limits")).body["invocationsPerMinute"] != 10 {
-        assert!(
-            Instant::now() < deadline,
-            "the limit is not seen within 2 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    owl.set_guest_limits(
+        &[("--invocations-per-minute", "invocationsPerMinute", 10)],
+        Duration::from_secs(2),
+    );
     put(&c, "step", python(STEP));
     // Eight steps: more than the rate allows a controller (10 x 1.2 / controllers), were they
     // counted one by one.
@@ -1121,7 +1094,7 @@ fn a_composition_runs_at_most_fifty_components() {
     );
     let r = invoke(&c, "loop", "blocking=true", json!({}));
     assert!(r.status == 502 || r.status == 202, "{}", r.text);
-    let record = record_within(&c, &id_of(&r), Duration::from_secs(180));
+    let record = c.record_within(&id_of(&r), Duration::from_secs(180));
     // 50 runs of `tiny`; the 51st conductor run asked for a 51st, which upstream refuses by feeding
     // the error to a 52nd conductor run (its state still counts 51).
     assert_eq!(

@@ -25,26 +25,13 @@ fn invoke(c: &Client, name: &str, query: &str) -> Response {
 
 /// Lifts guest's throttles, so that hundreds of activations may be in flight.
 fn unthrottle(owl: &Owl) {
-    owl.admin(&[
-        "namespace",
-        "set-limits",
-        "guest",
-        "--invocations-per-minute",
-        "100000",
-        "--concurrent-invocations",
-        "100000",
-    ]);
-    for i in 0..owl.bases.len() {
-        let c = owl.client_of(i, GUEST_KEY);
-        eventually(
-            Duration::from_secs(3),
-            "every controller sees the new limits",
-            || {
-                (c.get("/api/v1/namespaces/_/limits").body["concurrentInvocations"] == 100000)
-                    .then_some(())
-            },
-        );
-    }
+    owl.set_guest_limits(
+        &[
+            ("--invocations-per-minute", "invocationsPerMinute", 100000),
+            ("--concurrent-invocations", "concurrentInvocations", 100000),
+        ],
+        Duration::from_secs(3),
+    );
 }
 
 /// Polls `f` every 100 ms until it answers `Some`, for `within` at most.

@@ -268,21 +268,10 @@ fn random_json_values_survive_create_get_invoke_and_the_record_unchanged() {
     let owl = Owl::start();
     let c = owl.guest();
     // Forty invokes in a few seconds: past the default rate a controller allows.
-    owl.admin(&[
-        "namespace",
-        "set-limits",
-        "guest",
-        "--invocations-per-minute",
-        "1000",
-    ]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while c.get(&format!("{NS}/limits")).body["invocationsPerMinute"] != 1000 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the limit is not seen within 5 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    owl.set_guest_limits(
+        &[("--invocations-per-minute", "invocationsPerMinute", 1000)],
+        std::time::Duration::from_secs(5),
+    );
     let double_only = owl.is_distributed();
     let seed = 0x0005_7A7E_5EED;
     let mut rng = Rng(seed);

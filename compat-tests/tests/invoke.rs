@@ -39,20 +39,9 @@ fn invoke_together(owl: &Owl, name: &str, query: &str, n: usize) -> Vec<Response
         .collect()
 }
 
-/// Polls for the stored record (written after the logs are collected).
+/// The stored record (written after the logs are collected), waited for up to 30 s.
 fn record(c: &Client, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = c.get(&format!("{NS}/activations/{id}"));
-        if r.status == 200 {
-            return r.body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "activation {id} was never stored"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    c.record_within(id, Duration::from_secs(30))
 }
 
 fn annotation<'a>(a: &'a Value, key: &str) -> Option<&'a Value> {

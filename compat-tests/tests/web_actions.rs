@@ -10,7 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use owl_compat_tests::{Client, GUEST_KEY, Owl, blank};
@@ -183,22 +183,10 @@ fn get_verbatim(owl: &Owl, target: &str, key: Option<&str>) -> (u16, String) {
 
 /// Lifts guest's invocation rate: these tests call their actions far more than 60 times a minute.
 fn generous(owl: &Owl) {
-    owl.admin(&[
-        "namespace",
-        "set-limits",
-        "guest",
-        "--invocations-per-minute",
-        "100000",
-    ]);
-    let c = owl.guest();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while c.get(&format!("{NS}/limits")).body["invocationsPerMinute"] != 100000 {
-        assert!(
-            Instant::now() < deadline,
-            "the limit is not seen within 2 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    owl.set_guest_limits(
+        &[("--invocations-per-minute", "invocationsPerMinute", 100000)],
+        Duration::from_secs(2),
+    );
 }
 
 fn node(code: &str) -> Value {
