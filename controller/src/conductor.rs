@@ -25,14 +25,16 @@ use std::pin::Pin;
 
 use owl_entity::action::Action;
 use owl_entity::activation::{Activation, ActivationId, ActivationResponse};
-use owl_entity::exec::{Exec, SEQUENCE};
-use owl_entity::name::{EntityPath, FullyQualifiedName};
+use owl_entity::exec::Exec;
+use owl_entity::name::FullyQualifiedName;
 use serde_json::{Map, Value, json};
 
 use crate::activate::{self, Caller, Outcome, Unresolved};
 use crate::entitlement::{self, Privilege};
 use crate::invoke::Resolved;
-use crate::sequence::{application_error, memory_of, whisk_error};
+use crate::sequence::{
+    CompositionRun, application_error, composition_record, memory_of, whisk_error,
+};
 use crate::{messages, now_millis};
 
 /// The annotation that makes an action a conductor.
@@ -288,36 +290,15 @@ fn record(
     received: i64,
     response: ActivationResponse,
 ) -> Activation {
-    let conductor = session.conductor;
-    let action = &conductor.action;
-    let mut annotations = owl_entity::params::Params::new();
-    annotations.set("topmost", json!(cause.is_none()));
-    annotations.set("path", json!(conductor.fqn.doc_id()));
-    annotations.set("kind", json!(SEQUENCE));
-    annotations.set("conductor", json!(true));
-    if cause.is_some() {
-        annotations.set("causedBy", json!(SEQUENCE));
-    }
-    annotations.set("waitTime", json!((start - received).max(0)));
-    if let Some(b) = &conductor.binding {
-        annotations.set("binding", json!(b));
-    }
-    let mut limits = action.limits;
-    limits.memory = session.max_memory;
-    annotations.set("limits", json!(limits));
-    Activation {
-        namespace: EntityPath::from_name(session.caller.identity.namespace.clone()),
-        name: conductor.fqn.name.clone(),
-        version: action.version,
-        subject: session.caller.identity.subject.clone(),
-        activation_id: session.id.clone(),
-        start,
-        end: now_millis(),
-        duration: Some(session.duration),
-        response,
-        logs: session.logs.iter().map(ToString::to_string).collect(),
-        annotations,
-        publish: false,
+    let run = CompositionRun {
+        id: session.id.clone(),
         cause,
-    }
+        start,
+        received,
+        conductor: true,
+        max_memory: Some(session.max_memory),
+        duration: session.duration,
+        logs: &session.logs,
+    };
+    composition_record(session.caller, session.conductor, run, response)
 }

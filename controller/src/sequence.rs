@@ -243,42 +243,80 @@ fn record(
     received: i64,
     acc: &mut Accounting,
 ) -> Activation {
-    let action = &seq.action;
-    let mut annotations = owl_entity::params::Params::new();
-    annotations.set("topmost", json!(cause.is_none()));
-    annotations.set("path", json!(seq.fqn.doc_id()));
-    annotations.set("kind", json!(SEQUENCE));
-    if cause.is_some() {
-        annotations.set("causedBy", json!(SEQUENCE));
-    }
-    annotations.set("waitTime", json!((start - received).max(0)));
-    if let Some(b) = &seq.binding {
-        annotations.set("binding", json!(b));
-    }
-    if let Some(memory) = acc.max_memory {
-        let mut limits = action.limits;
-        limits.memory = memory;
-        annotations.set("limits", json!(limits));
-    }
-    let end = now_millis();
     let mut response =
         std::mem::replace(&mut acc.previous, response(StatusCode::Success, json!({})));
     if response.result.is_none() {
         response.result = Some(json!({}));
     }
+    let run = CompositionRun {
+        id,
+        cause,
+        start,
+        received,
+        conductor: false,
+        max_memory: acc.max_memory,
+        duration: acc.duration,
+        logs: &acc.logs,
+    };
+    composition_record(caller, seq, run, response)
+}
+
+/// What a composition (a sequence or a conductor action) did, for its record.
+pub(crate) struct CompositionRun<'a> {
+    pub id: ActivationId,
+    pub cause: Option<ActivationId>,
+    pub start: i64,
+    pub received: i64,
+    pub conductor: bool,
+    /// The most memory a component held: the record's `limits` carry it (none when nothing ran).
+    pub max_memory: Option<i64>,
+    /// The components' durations summed.
+    pub duration: i64,
+    /// The ids of the runs, in order: the record's `logs`.
+    pub logs: &'a [ActivationId],
+}
+
+/// A composition's own record, as upstream writes it: `topmost`, `path`, `kind: sequence`,
+/// `conductor` for a conductor action, `causedBy` when nested, `waitTime`, `binding`, `limits`.
+pub(crate) fn composition_record(
+    caller: &Caller,
+    of: &Resolved,
+    run: CompositionRun<'_>,
+    response: ActivationResponse,
+) -> Activation {
+    let action = &of.action;
+    let mut annotations = owl_entity::params::Params::new();
+    annotations.set("topmost", json!(run.cause.is_none()));
+    annotations.set("path", json!(of.fqn.doc_id()));
+    annotations.set("kind", json!(SEQUENCE));
+    if run.conductor {
+        annotations.set("conductor", json!(true));
+    }
+    if run.cause.is_some() {
+        annotations.set("causedBy", json!(SEQUENCE));
+    }
+    annotations.set("waitTime", json!((run.start - run.received).max(0)));
+    if let Some(b) = &of.binding {
+        annotations.set("binding", json!(b));
+    }
+    if let Some(memory) = run.max_memory {
+        let mut limits = action.limits;
+        limits.memory = memory;
+        annotations.set("limits", json!(limits));
+    }
     Activation {
         namespace: EntityPath::from_name(caller.identity.namespace.clone()),
-        name: seq.fqn.name.clone(),
+        name: of.fqn.name.clone(),
         version: action.version,
         subject: caller.identity.subject.clone(),
-        activation_id: id,
-        start,
-        end,
-        duration: Some(acc.duration),
+        activation_id: run.id,
+        start: run.start,
+        end: now_millis(),
+        duration: Some(run.duration),
         response,
-        logs: acc.logs.iter().map(ToString::to_string).collect(),
+        logs: run.logs.iter().map(ToString::to_string).collect(),
         annotations,
         publish: false,
-        cause,
+        cause: run.cause,
     }
 }
