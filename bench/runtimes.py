@@ -22,6 +22,7 @@ NOOP = {
     "nodejs": ("function main() { return {} }", "main"),
     "python": ("def main(args):\n    return {}\n", "main"),
     "native": ("#!/bin/sh\necho '{}'\n", "main"),
+    "actionloop": ("#!/bin/sh\necho '{\"ok\":true}' >&3\nwhile read -r line; do echo '{}' >&3; done\n", "main"),
 }
 IMAGES = {
     "owl/action-nodejs-v20:latest": "nodejs",
@@ -29,6 +30,7 @@ IMAGES = {
     "owl/action-python-v3.13:latest": "python",
     "owl/action-python-v3.11:latest": "python",
     "owl/dockerskeleton:latest": "native",
+    "owl/actionloop:latest": "actionloop",
 }
 LIMITS = ["--memory", "256m", "--memory-swap", "256m", "--pids-limit", "1024",
           "--cap-drop", "NET_RAW", "--cap-drop", "NET_ADMIN", "--label", "owl.bench=runtimes"]

@@ -2,22 +2,77 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `OW_RUNTIME` | `nodejs`, `python` or `native` | `native` |
+//! | `OW_RUNTIME` | `nodejs`, `python`, `java`, `php`, `ruby`, `go`, `actionloop` or `native` | `native` |
 //! | `OW_PORT` | port to listen on | `8080` |
 //! | `OW_BIND` | address to listen on (all interfaces: the network is the container's) | `0.0.0.0` |
 //! | `OW_ACTION_DIR` | where the action's code is written or unpacked | `/action` |
-//! | `OW_LAUNCHER` | the launcher script of the language | `/opt/owl/launcher.js` or `.py` |
-//! | `OW_INTERPRETER` | the language's interpreter | `node` or `python3` |
+//! | `OW_LAUNCHER` | the launcher of the language (a script, or Java's class) | `/opt/owl/launcher.<ext>` |
+//! | `OW_INTERPRETER` | the language's interpreter | `node`, `python3`, `java`, `php`, `ruby` |
+//! | `OW_INTERPRETER_ARGS` | arguments before the launcher, split at whitespace (Java's class path and flags) | none |
+//! | `OW_COMPILER` | what builds an `actionloop` executable from source at `/init`: `<compiler> <main> <source dir> <binary dir>` | `/opt/owl/compile` for Go, none otherwise |
+//! | `OW_LOG_INIT_ERROR` | a failed build is answered with upstream's general words and its details go to the log, as upstream's images that set it (Python, PHP, Ruby); unset, the details are the answer (Go) | set but for Go |
+//! | `OW_WAIT_FOR_ACK` | an `actionloop` executable acknowledges its start with `{"ok":true}` (upstream's name) | set |
 //! | `__OW_ALLOW_CONCURRENT` | `true`: a Node.js action may serve overlapping runs (OpenWhisk's name; set by the invoker when the operator allows intra-container concurrency) | unset: one run at a time |
 
 use std::path::PathBuf;
 
+/// The language a container runs. How its action is loaded:
+///
+/// - Node.js, Python, Java, PHP and Ruby: a launcher of ours (`crate::launcher`), started once,
+///   loads the code and speaks the tagged line protocol;
+/// - Go and `actionloop`: an executable speaking OpenWhisk's actionloop protocol itself, started
+///   once: built from source at `/init` by the compiler (Go), or given as the action's code
+///   (upstream's precompiled Go, Rust and Swift actions; any program that speaks the protocol);
+/// - native: any executable, started once per run (the dockerskeleton's way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
     NodeJs,
     Python,
-    /// Any executable at `<action dir>/exec`, run once per activation.
+    Java,
+    Php,
+    Ruby,
+    Go,
+    ActionLoop,
     Native,
+}
+
+/// Whose proxy upstream runs for a runtime, and so whose words and statuses Owl's answers take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// OpenWhisk's Node.js runtime (`core/nodejsActionBase`, an Express server).
+    NodeJs,
+    /// The actionloop proxy (openwhisk-runtime-go), in front of Python, PHP, Ruby and Go.
+    ActionLoop,
+    /// The Java runtime's own proxy (openwhisk-runtime-java `core/java8`).
+    Java,
+    /// The dockerskeleton's Flask proxy (`actionproxy.py`), for native executables.
+    Skeleton,
+}
+
+impl Runtime {
+    pub fn flavor(self) -> Flavor {
+        match self {
+            Runtime::NodeJs => Flavor::NodeJs,
+            Runtime::Python | Runtime::Php | Runtime::Ruby | Runtime::Go | Runtime::ActionLoop => {
+                Flavor::ActionLoop
+            }
+            Runtime::Java => Flavor::Java,
+            Runtime::Native => Flavor::Skeleton,
+        }
+    }
+
+    /// Is the action's code loaded by a launcher of ours?
+    pub fn launched(self) -> bool {
+        matches!(
+            self,
+            Runtime::NodeJs | Runtime::Python | Runtime::Java | Runtime::Php | Runtime::Ruby
+        )
+    }
+
+    /// Is the action an executable speaking the actionloop protocol itself?
+    pub fn actionloop(self) -> bool {
+        matches!(self, Runtime::Go | Runtime::ActionLoop)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +83,10 @@ pub struct Config {
     pub action_dir: PathBuf,
     pub launcher: PathBuf,
     pub interpreter: String,
+    pub interpreter_args: Vec<String>,
+    pub compiler: Option<PathBuf>,
+    pub wait_for_ack: bool,
+    pub log_init_error: bool,
     pub allow_concurrent: bool,
 }
 
@@ -37,10 +96,15 @@ impl Config {
         let runtime = match get("OW_RUNTIME").as_deref().unwrap_or("native") {
             "nodejs" => Runtime::NodeJs,
             "python" => Runtime::Python,
+            "java" => Runtime::Java,
+            "php" => Runtime::Php,
+            "ruby" => Runtime::Ruby,
+            "go" => Runtime::Go,
+            "actionloop" => Runtime::ActionLoop,
             "native" => Runtime::Native,
             other => {
                 return Err(format!(
-                    "OW_RUNTIME must be nodejs, python or native, not '{other}'"
+                    "OW_RUNTIME must be nodejs, python, java, php, ruby, go, actionloop or native, not '{other}'"
                 ));
             }
         };
@@ -53,7 +117,15 @@ impl Config {
         let (launcher, interpreter) = match runtime {
             Runtime::NodeJs => ("/opt/owl/launcher.js", "node"),
             Runtime::Python => ("/opt/owl/launcher.py", "python3"),
-            Runtime::Native => ("", ""),
+            Runtime::Java => ("OwlLauncher", "java"),
+            Runtime::Php => ("/opt/owl/launcher.php", "php"),
+            Runtime::Ruby => ("/opt/owl/launcher.rb", "ruby"),
+            Runtime::Go | Runtime::ActionLoop | Runtime::Native => ("", ""),
+        };
+        let compiler = match get("OW_COMPILER") {
+            Some(c) if c.is_empty() => None,
+            Some(c) => Some(PathBuf::from(c)),
+            None => (runtime == Runtime::Go).then(|| PathBuf::from("/opt/owl/compile")),
         };
         Ok(Config {
             runtime,
@@ -62,6 +134,15 @@ impl Config {
             action_dir: PathBuf::from(get("OW_ACTION_DIR").unwrap_or_else(|| "/action".into())),
             launcher: PathBuf::from(get("OW_LAUNCHER").unwrap_or_else(|| launcher.into())),
             interpreter: get("OW_INTERPRETER").unwrap_or_else(|| interpreter.into()),
+            interpreter_args: get("OW_INTERPRETER_ARGS")
+                .map(|a| a.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+            compiler,
+            wait_for_ack: get("OW_WAIT_FOR_ACK").is_none_or(|v| !v.is_empty()),
+            log_init_error: match get("OW_LOG_INIT_ERROR") {
+                Some(v) => !v.is_empty(),
+                None => runtime != Runtime::Go,
+            },
             allow_concurrent: get("__OW_ALLOW_CONCURRENT").is_some_and(|v| v == "true"),
         })
     }

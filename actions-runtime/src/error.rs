@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use owl_entity::container::{DIED_EXITED, DIED_HEADER, DIED_OUT_OF_MEMORY};
 use serde_json::json;
 
-use crate::config::Runtime;
+use crate::config::{Flavor, Runtime};
 
 /// How the action's process ended a request it did not answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,9 +103,9 @@ impl ProxyError {
 /// `{"error": message}` as the runtime's own server writes it.
 pub fn error_body(runtime: Runtime, message: &str) -> String {
     let compact = json!({ "error": message }).to_string();
-    match runtime {
-        Runtime::Python => format!("{}\n", go_escaped(&compact)),
-        Runtime::NodeJs | Runtime::Native => compact,
+    match runtime.flavor() {
+        Flavor::ActionLoop => format!("{}\n", go_escaped(&compact)),
+        Flavor::NodeJs | Flavor::Java | Flavor::Skeleton => compact,
     }
 }
 

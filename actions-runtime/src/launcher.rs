@@ -1,4 +1,6 @@
-//! The long-lived language process of a Node.js or Python action.
+//! The long-lived process of an action: a launcher of ours for a language (Node.js, Python, Java,
+//! PHP, Ruby), or an executable that speaks OpenWhisk's actionloop protocol itself (Go's, and
+//! upstream's precompiled actions).
 //!
 //! The proxy starts the language's launcher once, at `/init`, with the action's directory, entry point
 //! and environment. The launcher loads the action and acknowledges on file descriptor 3 with
@@ -9,9 +11,14 @@
 //! `<tag>\t<the result>` as one line on descriptor 3. The action's own stdout and stderr are the
 //! container's: they are its logs. This is OpenWhisk's actionloop protocol with a tag on each line,
 //! so a warm run costs two pipe writes and no process start, and several runs may be in flight at
-//! once (the Node.js launcher runs them concurrently; the Python one answers them in order).
+//! once (the Node.js launcher runs them concurrently; the others answer them in order).
+//!
+//! An actionloop executable speaks the same protocol without tags, as upstream's actionloop proxy
+//! speaks to it: it acknowledges (when started with `__OW_WAIT_FOR_ACK`), then answers each line
+//! with one line, one run at a time.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -35,10 +42,13 @@ pub struct Launcher {
     child: Child,
     stdin: ChildStdin,
     results: BufReader<pipe::Receiver>,
+    /// Lines carry tags (our launchers), or not (actionloop executables).
+    tagged: bool,
 }
 
-/// Runs waiting for their result line, by tag. `None` once the launcher's result pipe closed.
-type Pending = Arc<std::sync::Mutex<Option<HashMap<u64, oneshot::Sender<String>>>>>;
+/// Runs waiting for their result line, by tag (untagged lines answer the oldest). `None` once the
+/// process's result pipe closed.
+type Pending = Arc<std::sync::Mutex<Option<BTreeMap<u64, oneshot::Sender<String>>>>>;
 
 /// A loaded launcher: runs are written under a lock, and one task reads the result lines and hands
 /// each to the run whose tag it carries.
@@ -46,6 +56,7 @@ pub struct Running {
     stdin: Mutex<ChildStdin>,
     pending: Pending,
     next: AtomicU64,
+    tagged: bool,
     /// Kept so that the process is killed when the launcher is dropped.
     _child: Child,
 }
@@ -124,8 +135,33 @@ impl Launcher {
                 .map(|(k, v)| (k.clone(), crate::native::env_value(v))),
         );
         let ooms = oom_kills();
-        let mut launcher = Self::spawn(config, dir, vars).map_err(LoadFailure::Internal)?;
+        let mut launcher =
+            Self::spawn_launcher(config, dir, vars).map_err(LoadFailure::Internal)?;
         launcher.acknowledged(ooms).await?;
+        Ok(launcher.running())
+    }
+
+    /// Starts an actionloop executable in `dir` with the action's environment, and waits for its
+    /// acknowledgement when the configuration asks for one.
+    pub async fn start_exec(
+        config: &Config,
+        exec: &Path,
+        dir: &Path,
+        env: &Map<String, Value>,
+    ) -> Result<Running, LoadFailure> {
+        let mut vars: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::native::env_value(v)))
+            .collect();
+        if config.wait_for_ack {
+            vars.push(("__OW_WAIT_FOR_ACK".into(), "1".into()));
+        }
+        let ooms = oom_kills();
+        let mut launcher = Self::spawn(exec.as_os_str().into(), vec![], dir, vars, false)
+            .map_err(LoadFailure::Internal)?;
+        if config.wait_for_ack {
+            launcher.acknowledged(ooms).await?;
+        }
         Ok(launcher.running())
     }
 
@@ -133,7 +169,7 @@ impl Launcher {
     /// when the container starts, not at `/init`: it waits for one line naming its action.
     pub fn standby(config: &Config) -> Result<Launcher, String> {
         std::fs::create_dir_all(&config.action_dir).map_err(|e| e.to_string())?;
-        Self::spawn(
+        Self::spawn_launcher(
             config,
             &config.action_dir,
             vec![("OW_STANDBY".into(), "1".into())],
@@ -163,12 +199,29 @@ impl Launcher {
         !matches!(self.child.try_wait(), Ok(None))
     }
 
-    fn spawn(config: &Config, cwd: &Path, vars: Vec<(String, String)>) -> Result<Launcher, String> {
+    /// The language's launcher: `<interpreter> <interpreter args> <launcher>`.
+    fn spawn_launcher(
+        config: &Config,
+        cwd: &Path,
+        mut vars: Vec<(String, String)>,
+    ) -> Result<Launcher, String> {
+        let mut args: Vec<OsString> = config.interpreter_args.iter().map(Into::into).collect();
+        args.push(config.launcher.clone().into());
+        vars.push(("__OW_WAIT_FOR_ACK".into(), "1".into()));
+        Self::spawn(config.interpreter.clone().into(), args, cwd, vars, true)
+    }
+
+    fn spawn(
+        program: OsString,
+        args: Vec<OsString>,
+        cwd: &Path,
+        vars: Vec<(String, String)>,
+        tagged: bool,
+    ) -> Result<Launcher, String> {
         let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(&config.interpreter);
-        cmd.arg(&config.launcher)
+        let mut cmd = Command::new(&program);
+        cmd.args(args)
             .current_dir(cwd)
-            .env("__OW_WAIT_FOR_ACK", "1")
             .envs(vars)
             .stdin(Stdio::piped())
             .stdout(Stdio::inherit())
@@ -181,7 +234,7 @@ impl Launcher {
         .map_err(|e| e.to_string())?;
         let mut child = cmd
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", config.interpreter))?;
+            .map_err(|e| format!("cannot start {}: {e}", program.to_string_lossy()))?;
         // The command holds the parent's copy of the result pipe's write end: close it, so that the
         // read end sees end-of-file when the child exits.
         drop(cmd);
@@ -191,6 +244,7 @@ impl Launcher {
             child,
             stdin,
             results: BufReader::new(receiver),
+            tagged,
         })
     }
 
@@ -245,9 +299,10 @@ impl Launcher {
 
     /// From here on every line is tagged: a task reads the results and wakes their runs.
     fn running(self) -> Running {
-        let pending: Pending = Arc::new(std::sync::Mutex::new(Some(HashMap::new())));
+        let pending: Pending = Arc::new(std::sync::Mutex::new(Some(BTreeMap::new())));
         let mut results = self.results;
         let readers = pending.clone();
+        let tagged = self.tagged;
         tokio::spawn(async move {
             let mut line = String::new();
             loop {
@@ -257,13 +312,18 @@ impl Launcher {
                     Ok(_) => {}
                 }
                 let text = line.trim_end_matches(['\n', '\r']);
-                let Some((tag, result)) = text.split_once('\t') else {
-                    continue;
+                let (waiter, result) = if tagged {
+                    let Some((tag, result)) = text.split_once('\t') else {
+                        continue;
+                    };
+                    let Ok(tag) = tag.parse::<u64>() else {
+                        continue;
+                    };
+                    (lock(&readers).as_mut().and_then(|p| p.remove(&tag)), result)
+                } else {
+                    let oldest = lock(&readers).as_mut().and_then(|p| p.pop_first());
+                    (oldest.map(|(_, tx)| tx), text)
                 };
-                let Ok(tag) = tag.parse::<u64>() else {
-                    continue;
-                };
-                let waiter = lock(&readers).as_mut().and_then(|p| p.remove(&tag));
                 if let Some(tx) = waiter {
                     let _ = tx.send(result.to_string());
                 }
@@ -275,6 +335,7 @@ impl Launcher {
             stdin: Mutex::new(self.stdin),
             pending,
             next: AtomicU64::new(0),
+            tagged,
             _child: self.child,
         }
     }
@@ -308,8 +369,10 @@ impl Running {
             None => return Err(RunFailure::Exited),
         };
         let mut bytes = Vec::with_capacity(line.len() + 22);
-        bytes.extend_from_slice(tag.to_string().as_bytes());
-        bytes.push(b'\t');
+        if self.tagged {
+            bytes.extend_from_slice(tag.to_string().as_bytes());
+            bytes.push(b'\t');
+        }
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
         let written = {

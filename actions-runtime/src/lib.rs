@@ -3,11 +3,14 @@
 //!
 //! Modules, in the order a request's data flows through them:
 //!
-//! - [`config`]: which runtime this container is (Node.js, Python, native) and where things live.
-//! - [`server`]: the two routes, `POST /init` and `POST /run`, and the container's lifecycle state.
+//! - [`config`]: which runtime this container is (Node.js, Python, Java, PHP, Ruby, Go, actionloop,
+//!   native), whose words it speaks, and where things live.
+//! - [`server`]: the two routes, `POST /init` and `POST /run`, the container's lifecycle state, and
+//!   the building of the action's code (unpacking, compiling).
 //! - [`archive`]: decoding an action's code: source text, or a base64 zip unpacked safely.
-//! - [`launcher`]: the long-lived language process (Node.js, Python): one JSON line in on stdin, one
-//!   result line out on file descriptor 3, as OpenWhisk's actionloop protocol has it.
+//! - [`launcher`]: the long-lived process (a language launcher of ours, or an actionloop executable
+//!   such as a compiled Go action): one JSON line in on stdin, one result line out on file
+//!   descriptor 3, as OpenWhisk's actionloop protocol has it.
 //! - [`native`]: native actions, `/action/exec` run once per activation with the parameters as argument.
 //! - [`error`]: the error answers, in the words OpenWhisk's runtimes use.
 

@@ -2,16 +2,18 @@
 //!
 //! | request | answers |
 //! |---|---|
-//! | `POST /init` | 200 `{"ok":true}`; 403 a second init, or no (or empty) code, or (Node.js) no `main`; 502 the action could not be loaded (the container then answers every run with that error) |
-//! | `POST /run` | 200 the result (a JSON object or array; `null` too, but for native actions); 403 a non-object argument, or (Node.js, native) before init; 500 (Python) before init; 502 a failed init, an action that threw, exited or did not return an object or array; 400 (Python) an action whose process exited |
+//! | `POST /init` | 200 `{"ok":true}`; 403 a second init, or no (or empty) code, or (Node.js) no `main`; 502 the action could not be built or loaded (the container then answers every run with that error) |
+//! | `POST /run` | 200 the result (a JSON object or array; `null` too, but for native actions); 403 a non-object argument, or (Node.js, native) before init; 500 (actionloop) before init; 502 a failed init, an action that threw, exited or did not return an object or array; 400 (actionloop) an action whose process exited |
 //!
-//! The words and shapes are those of the runtime upstream runs for the language (`config::Runtime`):
-//! OpenWhisk's Node.js runtime (`core/nodejsActionBase`: `src/service.js`, `runner.js`), the
-//! actionloop proxy of its Python images (`openwhisk-runtime-go`: `initHandler.go`, `runHandler.go`,
-//! `executor.go`, with `OW_LOG_INIT_ERROR` and `OW_WAIT_FOR_ACK` set as those images set them), and
-//! the dockerskeleton's Flask proxy for native actions (`actionproxy.py`). Where upstream's Node.js
-//! container dies with the action's process, the answer carries `owl_entity::container::DIED_HEADER`
-//! so the invoker records what upstream's records.
+//! The words and shapes are those of the proxy upstream runs for the language
+//! (`config::Flavor`): OpenWhisk's Node.js runtime (`core/nodejsActionBase`: `src/service.js`,
+//! `runner.js`); the actionloop proxy in front of its Python, PHP, Ruby and Go images
+//! (`openwhisk-runtime-go`: `initHandler.go`, `runHandler.go`, `executor.go`, `compiler.go`, with
+//! `OW_LOG_INIT_ERROR` and `OW_WAIT_FOR_ACK` set as those images set them); the Java runtime's
+//! own proxy (`openwhisk-runtime-java` `core/java8`); and the dockerskeleton's Flask proxy for
+//! native actions (`actionproxy.py`). Where upstream's Node.js container dies with the action's
+//! process, the answer carries `owl_entity::container::DIED_HEADER` so the invoker records what
+//! upstream's records.
 //!
 //! After every run, and after a failed init, the sentinel line goes to stdout and stderr.
 //! Runs are served one at a time, in the order they came, unless the container was started with
@@ -31,7 +33,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::archive;
-use crate::config::{Config, Runtime};
+use crate::config::{Config, Flavor, Runtime};
 use crate::error::{
     CANNOT_BUILD, CANNOT_START, COMMAND_EXITED, Death, EXITED_ABRUPTLY, EXITED_DURING_INIT,
     EXITED_DURING_RUN, ProxyError,
@@ -53,16 +55,37 @@ struct Loaded {
 }
 
 enum ActionKind {
-    /// A Node.js or Python action and its running launcher (none after it died).
+    /// An action served by a long-lived process (a launcher, or an actionloop executable): how to
+    /// start it, and the running one (none after it died, until the next run starts it again).
     Launched {
-        dir: PathBuf,
-        main: String,
-        file: Option<PathBuf>,
-        /// The running launcher; none after it died, until the next run starts it again.
-        launcher: Mutex<Option<Arc<Running>>>,
+        start: Start,
+        process: Mutex<Option<Arc<Running>>>,
     },
     /// A native executable, started per run.
     Native { exec: PathBuf },
+}
+
+/// How to start an action's process, at `/init` and again after it died.
+enum Start {
+    /// The language's launcher, for the code in `dir` (`file` for plain source).
+    Launcher {
+        dir: PathBuf,
+        main: String,
+        file: Option<PathBuf>,
+    },
+    /// An executable speaking the actionloop protocol, run in `dir`.
+    Exec { exec: PathBuf, dir: PathBuf },
+}
+
+impl Start {
+    async fn run(&self, config: &Config, env: &Map<String, Value>) -> Result<Running, LoadFailure> {
+        match self {
+            Start::Launcher { dir, main, file } => {
+                Launcher::start(config, dir, main, file.as_deref(), env).await
+            }
+            Start::Exec { exec, dir } => Launcher::start_exec(config, exec, dir, env).await,
+        }
+    }
 }
 
 struct Shared {
@@ -85,7 +108,7 @@ pub fn serve(listener: TcpListener, config: Config) -> std::io::Result<Server> {
     });
     Ok(HttpServer::new(move || {
         // The standby launcher starts here, on the worker's runtime, where its pipes are then used.
-        if matches!(shared.config.runtime, Runtime::NodeJs | Runtime::Python)
+        if shared.config.runtime.launched()
             && let Ok(mut slot) = shared.standby.try_lock()
             && slot.is_none()
         {
@@ -165,10 +188,9 @@ async fn init(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse 
     match load(&shared.config, &body, standby).await {
         Ok(loaded) => {
             *state = State::Ready(Arc::new(loaded));
-            ok_json(if runtime == Runtime::Python {
-                "{\"ok\":true}\n"
-            } else {
-                r#"{"ok":true}"#
+            ok_json(match runtime.flavor() {
+                Flavor::ActionLoop => "{\"ok\":true}\n",
+                Flavor::NodeJs | Flavor::Java | Flavor::Skeleton => r#"{"ok":true}"#,
             })
         }
         Err(e) => {
@@ -182,26 +204,29 @@ async fn init(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse 
 }
 
 /// The action's code could not be written, unpacked or built, in the words of the runtime.
-fn build_failed(runtime: Runtime, detail: &str) -> ProxyError {
-    match runtime {
-        Runtime::NodeJs => ProxyError::init_failed(detail),
-        // The actionloop proxy (with `OW_LOG_INIT_ERROR`) and the dockerskeleton log the details.
-        Runtime::Python | Runtime::Native => {
+fn build_failed(config: &Config, detail: &str) -> ProxyError {
+    match config.runtime.flavor() {
+        Flavor::NodeJs => ProxyError::init_failed(detail),
+        Flavor::Java => ProxyError::new(502, detail),
+        // The actionloop proxy with `OW_LOG_INIT_ERROR` (Python, PHP, Ruby) and the dockerskeleton
+        // log the details; without it (Go) they are the answer.
+        Flavor::ActionLoop if !config.log_init_error => ProxyError::new(502, detail),
+        Flavor::ActionLoop | Flavor::Skeleton => {
             let _ = writeln!(std::io::stderr().lock(), "{detail}");
             ProxyError::new(502, CANNOT_BUILD)
         }
     }
 }
 
-/// The launcher did not acknowledge the action, in the words of the runtime: Node.js's own
-/// (`service.js` `initCode`; an exit kills upstream's container), or the actionloop proxy's
-/// (`initHandler.go`: a failed start is `Cannot start action. Check logs for details.`, the
-/// executor's reason in the log).
-fn load_failed(runtime: Runtime, failure: LoadFailure) -> ProxyError {
-    match (runtime, failure) {
+/// The process did not acknowledge the action, in the words of the runtime: Node.js's own
+/// (`service.js` `initCode`; an exit kills upstream's container), the Java proxy's (the launcher
+/// says them), or the actionloop proxy's (`initHandler.go`: a failed start is `Cannot start
+/// action. Check logs for details.`, the executor's reason in the log).
+fn load_failed(config: &Config, failure: LoadFailure) -> ProxyError {
+    match (config.runtime.flavor(), failure) {
         (_, LoadFailure::OutOfMemory) => ProxyError::out_of_memory(),
-        (Runtime::Python, LoadFailure::Build(detail)) => build_failed(runtime, &detail),
-        (Runtime::Python, failure) => {
+        (_, LoadFailure::Build(detail)) => build_failed(config, &detail),
+        (Flavor::ActionLoop, failure) => {
             let detail = match failure {
                 LoadFailure::Exited => EXITED_ABRUPTLY.to_string(),
                 other => other.to_string(),
@@ -210,11 +235,13 @@ fn load_failed(runtime: Runtime, failure: LoadFailure) -> ProxyError {
             ProxyError::new(502, CANNOT_START)
         }
         (_, LoadFailure::Exited) => ProxyError::died(Death::Exited, EXITED_DURING_INIT),
+        (Flavor::Java, LoadFailure::Refused(why)) => ProxyError::new(502, why),
         (_, failure) => ProxyError::init_failed(&failure.to_string()),
     }
 }
 
-/// Writes or unpacks the code and, for Node.js and Python, starts the launcher.
+/// Writes or unpacks the code, builds it when the runtime compiles, and starts the action's
+/// process (all but native actions, which start per run).
 async fn load(
     config: &Config,
     body: &[u8],
@@ -225,61 +252,76 @@ async fn load(
     let v = req.value;
     let runtime = config.runtime;
     let dir = config.action_dir.clone();
-    let failed = |e: String| build_failed(runtime, &e);
+    let failed = |e: String| build_failed(config, &e);
     std::fs::create_dir_all(&dir).map_err(|e| failed(e.to_string()))?;
-    match config.runtime {
-        Runtime::Native => {
-            let exec = dir.join("exec");
-            let has_code = v.code.as_deref().is_some_and(|c| !c.trim().is_empty());
-            if has_code {
-                // Code replaces the image's own executable: a zip without `exec` must fail, not
-                // silently run what the image shipped.
-                let _ = std::fs::remove_file(&exec);
-            }
-            match (&v.code, v.binary) {
-                (None, _) => {}
-                (Some(c), _) if c.trim().is_empty() => {}
-                (Some(c), true) => {
-                    let bytes = archive::decode_base64(c).map_err(failed)?;
-                    if archive::is_zip(&bytes) {
-                        archive::unzip(&bytes, &dir).map_err(failed)?;
-                    } else {
-                        write_executable(&exec, &bytes).map_err(failed)?;
-                    }
-                }
-                (Some(c), false) => write_executable(&exec, c.as_bytes()).map_err(failed)?,
-            }
-            if !is_executable(&exec) {
-                return Err(ProxyError::new(502, CANNOT_BUILD));
-            }
-            Ok(Loaded {
-                kind: ActionKind::Native { exec },
-                env: v.env,
-            })
+    if runtime == Runtime::Native {
+        let exec = dir.join("exec");
+        let has_code = v.code.as_deref().is_some_and(|c| !c.trim().is_empty());
+        if has_code {
+            // Code replaces the image's own executable: a zip without `exec` must fail, not
+            // silently run what the image shipped.
+            let _ = std::fs::remove_file(&exec);
         }
-        Runtime::NodeJs | Runtime::Python => {
-            // Both runtimes refuse empty code; Node.js also an empty `main`, which the actionloop
-            // proxy takes as `main`.
-            let code = match v.code.as_deref() {
-                Some(c) if !c.is_empty() => c,
-                _ => return Err(ProxyError::missing_main_or_code()),
-            };
-            let main = match (runtime, v.main.is_empty()) {
-                (Runtime::NodeJs, true) => return Err(ProxyError::missing_main_or_code()),
-                (_, true) => "main".to_string(),
-                (_, false) => v.main.clone(),
-            };
-            let file = if v.binary {
-                let bytes = match archive::decode_base64(code) {
-                    Ok(b) => b,
-                    Err(e) if runtime == Runtime::Python => {
-                        return Err(ProxyError::new(
-                            400,
-                            format!("cannot decode the request: {e}"),
-                        ));
-                    }
-                    Err(e) => return Err(failed(e)),
-                };
+        match (&v.code, v.binary) {
+            (None, _) => {}
+            (Some(c), _) if c.trim().is_empty() => {}
+            (Some(c), true) => {
+                let bytes = archive::decode_base64(c).map_err(failed)?;
+                if archive::is_zip(&bytes) {
+                    archive::unzip(&bytes, &dir).map_err(failed)?;
+                } else {
+                    write_executable(&exec, &bytes).map_err(failed)?;
+                }
+            }
+            (Some(c), false) => write_executable(&exec, c.as_bytes()).map_err(failed)?,
+        }
+        if !is_executable(&exec) {
+            return Err(ProxyError::new(502, CANNOT_BUILD));
+        }
+        return Ok(Loaded {
+            kind: ActionKind::Native { exec },
+            env: v.env,
+        });
+    }
+    // Every other runtime refuses empty code; Node.js also an empty `main`, which the others take
+    // as their language's default.
+    let code = match v.code.as_deref() {
+        Some(c) if !c.is_empty() => c,
+        _ => return Err(ProxyError::missing_main_or_code()),
+    };
+    let main = match (runtime, v.main.is_empty()) {
+        (Runtime::NodeJs, true) => return Err(ProxyError::missing_main_or_code()),
+        // The launcher (Java) or the compiler (Go) knows the default.
+        (Runtime::Java | Runtime::Go, true) => String::new(),
+        (_, true) => "main".to_string(),
+        (_, false) => v.main.clone(),
+    };
+    let bytes = if v.binary {
+        match archive::decode_base64(code) {
+            Ok(b) => Some(b),
+            Err(e) if runtime.flavor() == Flavor::ActionLoop => {
+                return Err(ProxyError::new(
+                    400,
+                    format!("cannot decode the request: {e}"),
+                ));
+            }
+            Err(e) => return Err(failed(e)),
+        }
+    } else {
+        None
+    };
+    let start = if runtime.actionloop() {
+        prepare_exec(config, &dir, &main, code, bytes.as_deref()).await?
+    } else {
+        let file = match (runtime, bytes) {
+            // A jar is loaded as it is, never unpacked.
+            (Runtime::Java, bytes) => {
+                let f = dir.join("action.jar");
+                let contents = bytes.as_deref().unwrap_or(code.as_bytes());
+                std::fs::write(&f, contents).map_err(|e| failed(e.to_string()))?;
+                Some(f)
+            }
+            (_, Some(bytes)) => {
                 if !archive::is_zip(&bytes) {
                     return Err(failed(
                         "There was an error uncompressing the action archive. The file type is unsupported"
@@ -288,33 +330,118 @@ async fn load(
                 }
                 archive::unzip(&bytes, &dir).map_err(failed)?;
                 None
-            } else {
-                let name = if config.runtime == Runtime::NodeJs {
-                    "action.js"
-                } else {
-                    "action.py"
-                };
-                let f = dir.join(name);
+            }
+            (_, None) => {
+                let f = dir.join(source_file(runtime));
                 std::fs::write(&f, code).map_err(|e| failed(e.to_string()))?;
                 Some(f)
-            };
-            let standby = standby.and_then(|mut l| (!l.exited()).then_some(l));
-            let launcher = match standby {
-                Some(l) => l.load(&dir, &main, file.as_deref(), &v.env).await,
-                None => Launcher::start(config, &dir, &main, file.as_deref(), &v.env).await,
             }
-            .map_err(|f| load_failed(runtime, f))?;
-            Ok(Loaded {
-                kind: ActionKind::Launched {
-                    dir,
-                    main,
-                    file,
-                    launcher: Mutex::new(Some(Arc::new(launcher))),
-                },
-                env: v.env,
-            })
+        };
+        Start::Launcher {
+            dir: dir.clone(),
+            main: main.clone(),
+            file,
         }
+    };
+    let started = match (&start, standby.and_then(|mut l| (!l.exited()).then_some(l))) {
+        (Start::Launcher { dir, main, file }, Some(l)) => {
+            l.load(dir, main, file.as_deref(), &v.env).await
+        }
+        (start, _) => start.run(config, &v.env).await,
     }
+    .map_err(|f| load_failed(config, f))?;
+    Ok(Loaded {
+        kind: ActionKind::Launched {
+            start,
+            process: Mutex::new(Some(Arc::new(started))),
+        },
+        env: v.env,
+    })
+}
+
+/// Where a launcher's plain source code is written (the names upstream's runtimes use).
+fn source_file(runtime: Runtime) -> &'static str {
+    match runtime {
+        Runtime::NodeJs => "action.js",
+        Runtime::Python => "action.py",
+        Runtime::Php => "index.php",
+        Runtime::Ruby => "main.rb",
+        _ => "action",
+    }
+}
+
+/// An actionloop action's executable, as upstream's actionloop proxy finds it: the code (source, an
+/// executable, or a zip) goes to `src/`; an executable `exec` there is run as it is (a precompiled
+/// action); otherwise the compiler, if the runtime has one, builds `bin/exec` from the sources.
+async fn prepare_exec(
+    config: &Config,
+    dir: &std::path::Path,
+    main: &str,
+    code: &str,
+    bytes: Option<&[u8]>,
+) -> Result<Start, ProxyError> {
+    let failed = |e: String| build_failed(config, &e);
+    let src = dir.join("src");
+    let bin = dir.join("bin");
+    for d in [&src, &bin] {
+        std::fs::create_dir_all(d).map_err(|e| failed(e.to_string()))?;
+    }
+    let given = src.join("exec");
+    match bytes {
+        Some(b) if archive::is_zip(b) => archive::unzip(b, &src).map_err(failed)?,
+        Some(b) => write_executable(&given, b).map_err(failed)?,
+        None => write_executable(&given, code.as_bytes()).map_err(failed)?,
+    }
+    let exec = match &config.compiler {
+        _ if bytes.is_some_and(archive::is_zip) && is_executable(&given) => given,
+        Some(compiler) if !is_native_binary(&given) => {
+            compile(compiler, main, &src, &bin).await.map_err(failed)?;
+            bin.join("exec")
+        }
+        _ => given,
+    };
+    if !is_executable(&exec) {
+        return Err(failed(format!(
+            "the action has no executable {}",
+            exec.display()
+        )));
+    }
+    Ok(Start::Exec { exec, dir: src })
+}
+
+/// Is this file a program the kernel runs as it is (an ELF binary), rather than source to build?
+fn is_native_binary(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut magic).is_ok())
+        && magic == *b"\x7fELF"
+}
+
+/// Runs `<compiler> <main> <src> <bin>`; its output is why, when it fails.
+async fn compile(
+    compiler: &std::path::Path,
+    main: &str,
+    src: &std::path::Path,
+    bin: &std::path::Path,
+) -> Result<(), String> {
+    let out = tokio::process::Command::new(compiler)
+        .arg(main)
+        .arg(src)
+        .arg(bin)
+        .current_dir(src)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot start the compiler {}: {e}", compiler.display()))?;
+    if out.status.success() && is_executable(&bin.join("exec")) {
+        return Ok(());
+    }
+    let mut why = String::from_utf8_lossy(&out.stdout).into_owned();
+    why.push_str(&String::from_utf8_lossy(&out.stderr));
+    if why.trim().is_empty() {
+        why = format!("the compiler failed ({})", out.status);
+    }
+    Err(why)
 }
 
 fn write_executable(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
@@ -339,10 +466,11 @@ async fn run(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
         }
     };
     let loaded = match &*shared.state.lock().await {
-        State::Empty => Err(match runtime {
-            Runtime::NodeJs => ProxyError::new(403, "System not initialized."),
-            Runtime::Python => ProxyError::new(500, "no action defined yet"),
-            Runtime::Native => ProxyError::new(403, "The action has not been initialized."),
+        State::Empty => Err(match runtime.flavor() {
+            Flavor::NodeJs => ProxyError::new(403, "System not initialized."),
+            Flavor::ActionLoop => ProxyError::new(500, "no action defined yet"),
+            Flavor::Java => ProxyError::new(502, "Cannot invoke an uninitialized action."),
+            Flavor::Skeleton => ProxyError::new(403, "The action has not been initialized."),
         }),
         State::Failed(e) => Err(e.clone()),
         State::Ready(loaded) => Ok(loaded.clone()),
@@ -356,7 +484,7 @@ async fn run(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
             };
             match activate(&shared.config, &loaded, &body).await {
                 // The actionloop proxy answers the launcher's line with its newline.
-                Ok(mut result) if runtime == Runtime::Python => {
+                Ok(mut result) if runtime.flavor() == Flavor::ActionLoop => {
                     result.push('\n');
                     ok_json(result)
                 }
@@ -450,23 +578,17 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
                     let mut out = std::io::stdout().lock();
                     let _ = writeln!(out, "{e}");
                     let _ = out.flush();
-                    not_a_result(Runtime::Native)
+                    not_a_result(Flavor::Skeleton)
                 })?
         }
-        ActionKind::Launched {
-            dir,
-            main,
-            file,
-            launcher,
-        } => {
+        ActionKind::Launched { start, process } => {
             let request = launcher_line(body)?;
             let running = {
-                let mut slot = launcher.lock().await;
+                let mut slot = process.lock().await;
                 match &*slot {
                     Some(l) if !l.exited() => l.clone(),
                     _ => {
-                        let started =
-                            Launcher::start(config, dir, main, file.as_deref(), &loaded.env).await;
+                        let started = start.run(config, &loaded.env).await;
                         let l = Arc::new(started.map_err(|e| match e {
                             LoadFailure::OutOfMemory => ProxyError::out_of_memory(),
                             e => ProxyError::new(
@@ -482,14 +604,14 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
             match running.run(&request).await {
                 Ok(line) => line,
                 Err(failure) => {
-                    let mut slot = launcher.lock().await;
+                    let mut slot = process.lock().await;
                     if slot.as_ref().is_some_and(|l| Arc::ptr_eq(l, &running)) {
                         *slot = None;
                     }
-                    return Err(match (config.runtime, failure) {
+                    return Err(match (config.runtime.flavor(), failure) {
                         (_, RunFailure::OutOfMemory) => ProxyError::out_of_memory(),
                         // The actionloop proxy (`runHandler.go`) answers a dead process so.
-                        (Runtime::Python, RunFailure::Exited) => {
+                        (Flavor::ActionLoop, RunFailure::Exited) => {
                             ProxyError::new(400, COMMAND_EXITED)
                         }
                         (_, RunFailure::Exited) => {
@@ -500,15 +622,17 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
             }
         }
     };
-    result_of(line, config.runtime)
+    result_of(line, config.runtime.flavor())
 }
 
 /// A result that is not one, in the runtime's words: Node.js's `service.js` checks `typeof result
 /// !== 'object'`; the actionloop proxy and the dockerskeleton accept a dictionary or an array.
-fn not_a_result(runtime: Runtime) -> ProxyError {
-    match runtime {
-        Runtime::NodeJs => ProxyError::new(502, "The action did not return a dictionary."),
-        Runtime::Python | Runtime::Native => {
+fn not_a_result(flavor: Flavor) -> ProxyError {
+    match flavor {
+        Flavor::NodeJs | Flavor::Java => {
+            ProxyError::new(502, "The action did not return a dictionary.")
+        }
+        Flavor::ActionLoop | Flavor::Skeleton => {
             ProxyError::new(502, "The action did not return a dictionary or array.")
         }
     }
@@ -517,7 +641,7 @@ fn not_a_result(runtime: Runtime) -> ProxyError {
 /// An action's result line: a JSON dictionary or array, or its failure to run. `null` passes for
 /// Node.js (`typeof null` is `'object'`) and Python (Go's `json.Unmarshal` takes `null` as an empty
 /// map), as upstream's runtimes pass it: the invoker then finds no valid JSON response in it.
-fn result_of(line: String, runtime: Runtime) -> Result<String, ProxyError> {
+fn result_of(line: String, flavor: Flavor) -> Result<String, ProxyError> {
     if line.starts_with(&format!("{{\"{DEVELOPER_ERROR_KEY}\""))
         && let Ok(Value::Object(o)) = serde_json::from_str::<Value>(&line)
         && o.len() == 1
@@ -530,13 +654,13 @@ fn result_of(line: String, runtime: Runtime) -> Result<String, ProxyError> {
     // Checked, not built: the line goes out as it came.
     let accepted = match line.trim_start().as_bytes().first() {
         Some(b'{') | Some(b'[') => true,
-        Some(b'n') => runtime != Runtime::Native,
+        Some(b'n') => flavor != Flavor::Skeleton,
         _ => false,
     };
     if accepted && serde_json::from_str::<serde::de::IgnoredAny>(&line).is_ok() {
         Ok(line)
     } else {
-        Err(not_a_result(runtime))
+        Err(not_a_result(flavor))
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Recipe {
     /// Run `npm ci` in the build context first (its `package.json` and `package-lock.json` are
     /// among `files`), making the `node_modules` the Dockerfile copies.
     npm_modules: bool,
+    /// Other names the image is tagged with: upstream's names for the blackbox bases, so that what
+    /// `wsk` sends for `--native` (`openwhisk/dockerskeleton`) runs here without a registry.
+    aliases: &'static [&'static str],
 }
 
 const NODE_LAUNCHER: &str = include_str!("../../actions-runtime/launchers/nodejs/launcher.js");
@@ -67,6 +70,7 @@ const PYTHON_LAUNCHER: &str = include_str!("../../actions-runtime/launchers/pyth
 const NODE_DOCKERFILE: &str = include_str!("../../docker/runtimes/nodejs/Dockerfile");
 const PYTHON_DOCKERFILE: &str = include_str!("../../docker/runtimes/python/Dockerfile");
 const NATIVE_DOCKERFILE: &str = include_str!("../../docker/runtimes/native/Dockerfile");
+const ACTIONLOOP_DOCKERFILE: &str = include_str!("../../docker/runtimes/actionloop/Dockerfile");
 const NATIVE_EXEC: &str = include_str!("../../docker/runtimes/native/exec");
 const NODE_PACKAGE: &str = include_str!("../../docker/runtimes/nodejs/package.json");
 const NODE_PACKAGE_LOCK: &str = include_str!("../../docker/runtimes/nodejs/package-lock.json");
@@ -85,6 +89,7 @@ pub const RECIPES: &[Recipe] = &[
         debian: "trixie",
         files: NODE_FILES,
         npm_modules: true,
+        aliases: &[],
     },
     Recipe {
         image: "owl/action-nodejs-v18:latest",
@@ -92,6 +97,7 @@ pub const RECIPES: &[Recipe] = &[
         debian: "bookworm",
         files: NODE_FILES,
         npm_modules: true,
+        aliases: &[],
     },
     Recipe {
         image: "owl/action-python-v3.13:latest",
@@ -99,6 +105,7 @@ pub const RECIPES: &[Recipe] = &[
         debian: "trixie",
         files: &[("launcher.py", PYTHON_LAUNCHER, 0o644)],
         npm_modules: false,
+        aliases: &[],
     },
     Recipe {
         image: "owl/action-python-v3.11:latest",
@@ -106,6 +113,7 @@ pub const RECIPES: &[Recipe] = &[
         debian: "bookworm",
         files: &[("launcher.py", PYTHON_LAUNCHER, 0o644)],
         npm_modules: false,
+        aliases: &[],
     },
     Recipe {
         image: "owl/dockerskeleton:latest",
@@ -113,6 +121,23 @@ pub const RECIPES: &[Recipe] = &[
         debian: "bookworm",
         files: &[("exec", NATIVE_EXEC, 0o755)],
         npm_modules: false,
+        aliases: &[
+            "openwhisk/dockerskeleton:latest",
+            "openwhisk/dockerskeleton:nightly",
+        ],
+    },
+    Recipe {
+        image: "owl/actionloop:latest",
+        dockerfile: ACTIONLOOP_DOCKERFILE,
+        debian: "bookworm",
+        files: &[],
+        npm_modules: false,
+        aliases: &[
+            "openwhisk/actionloop-v2:latest",
+            "openwhisk/actionloop-v2:nightly",
+            "openwhisk/actionloop-base:latest",
+            "openwhisk/actionloop-base:nightly",
+        ],
     },
 ];
 
@@ -168,7 +193,7 @@ pub fn run(o: Options) -> anyhow::Result<()> {
 pub fn build_missing(manifest: &Manifest) -> anyhow::Result<()> {
     let missing: Vec<&Recipe> = wanted_recipes(manifest, &[])?
         .into_iter()
-        .filter(|r| !image_exists(r.image))
+        .filter(|r| !image_exists(r.image) || r.aliases.iter().any(|a| !image_exists(a)))
         .collect();
     if missing.is_empty() {
         return Ok(());
@@ -288,7 +313,7 @@ fn build(r: &Recipe, proxy: &Path, force: bool) -> anyhow::Result<()> {
             == Some(hash.as_str())
     {
         say(&format!("{} is up to date", r.image));
-        return Ok(());
+        return tag_aliases(r);
     }
     say(&format!("building {} from {base}", r.image));
     let ctx = tempfile::tempdir()?;
@@ -319,6 +344,20 @@ fn build(r: &Recipe, proxy: &Path, force: bool) -> anyhow::Result<()> {
         bail!("docker build of {} failed ({status})", r.image);
     }
     say(&format!("built {}", r.image));
+    tag_aliases(r)
+}
+
+/// Tags the image with its aliases (again: a pulled upstream image of that name would have taken it).
+fn tag_aliases(r: &Recipe) -> anyhow::Result<()> {
+    for alias in r.aliases {
+        let status = docker()
+            .args(["tag", r.image, alias])
+            .status()
+            .context("running docker tag")?;
+        if !status.success() {
+            bail!("docker tag {} {alias} failed ({status})", r.image);
+        }
+    }
     Ok(())
 }
 
