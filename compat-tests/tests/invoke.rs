@@ -81,15 +81,41 @@ fn hello_answers_in_every_runtime() {
         );
     }
     let native = "#!/bin/sh\necho \"{\\\"greeting\\\": \\\"Hello from sh\\\"}\"\n";
-    create(
-        &c,
-        "native",
-        json!({"kind": "blackbox", "image": "owl/dockerskeleton:latest", "code": native}),
-    );
-    let r = invoke(&c, "native", "blocking=true&result=true", json!({}));
+    // An actionloop executable answers every run from one process: the count shows it.
+    let actionloop = "#!/bin/sh\necho '{\"ok\":true}' >&3\nn=0\nwhile read -r line; do n=$((n+1)); echo \"{\\\"greeting\\\": \\\"Hello from sh\\\", \\\"runs\\\": $n}\" >&3; done\n";
+    // `openwhisk/dockerskeleton` is what `wsk action create --native` sends.
+    for (name, image, code, expect) in [
+        (
+            "native",
+            "owl/dockerskeleton:latest",
+            native,
+            json!({"greeting": "Hello from sh"}),
+        ),
+        (
+            "wsk-native",
+            "openwhisk/dockerskeleton",
+            native,
+            json!({"greeting": "Hello from sh"}),
+        ),
+        (
+            "actionloop",
+            "openwhisk/actionloop-v2",
+            actionloop,
+            json!({"greeting": "Hello from sh", "runs": 1}),
+        ),
+    ] {
+        create(
+            &c,
+            name,
+            json!({"kind": "blackbox", "image": image, "code": code}),
+        );
+        let r = invoke(&c, name, "blocking=true&result=true", json!({}));
+        assert_eq!((r.status, r.body), (200, expect), "{image}");
+    }
+    let again = invoke(&c, "actionloop", "blocking=true&result=true", json!({}));
     assert_eq!(
-        (r.status, r.body),
-        (200, json!({"greeting": "Hello from sh"}))
+        (again.status, again.body),
+        (200, json!({"greeting": "Hello from sh", "runs": 2}))
     );
 }
 
