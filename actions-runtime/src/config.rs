@@ -10,8 +10,8 @@
 //! | `OW_INTERPRETER` | the language's interpreter | `node`, `python3`, `java`, `php`, `ruby` |
 //! | `OW_INTERPRETER_ARGS` | arguments before the launcher, split at whitespace (Java's class path and flags) | none |
 //! | `OW_COMPILER` | what builds an `actionloop` executable from source at `/init`: `<compiler> <main> <source dir> <binary dir>` | `/opt/owl/compile` for Go, none otherwise |
-//! | `OW_LOG_INIT_ERROR` | a failed build is answered with upstream's general words and its details go to the log, as upstream's images that set it (Python, PHP, Ruby); unset, the details are the answer (Go) | set but for Go |
-//! | `OW_WAIT_FOR_ACK` | an `actionloop` executable acknowledges its start with `{"ok":true}` (upstream's name) | set |
+//! | `OW_LOG_INIT_ERROR` | actionloop flavour: a failed build is answered with upstream's general words and its details go to the log, as in upstream's images that set it (Python, Go); unset (PHP), the details are the answer | set but for PHP |
+//! | `OW_WAIT_FOR_ACK` | actionloop flavour: the action's process acknowledges its start with `{"ok":true}` (upstream's name). Owl's launchers always do; unset (PHP, as upstream's image), a process that exits before it is answered with upstream's words for a start without acknowledgement | set but for PHP |
 //! | `__OW_ALLOW_CONCURRENT` | `true`: a Node.js action may serve overlapping runs (OpenWhisk's name; set by the invoker when the operator allows intra-container concurrency) | unset: one run at a time |
 
 use std::path::PathBuf;
@@ -41,10 +41,13 @@ pub enum Runtime {
 pub enum Flavor {
     /// OpenWhisk's Node.js runtime (`core/nodejsActionBase`, an Express server).
     NodeJs,
-    /// The actionloop proxy (openwhisk-runtime-go), in front of Python, PHP, Ruby and Go.
+    /// The actionloop proxy (openwhisk-runtime-go), in front of Python, PHP and Go.
     ActionLoop,
-    /// The Java runtime's own proxy (openwhisk-runtime-java `core/java8`).
+    /// The Java runtime's own proxy (openwhisk-runtime-java `core/java8`: `Proxy.java`).
     Java,
+    /// The Ruby runtime's Rack application under Puma (openwhisk-runtime-ruby `core/ruby2.5Action`:
+    /// `rackapp/`), which the `ruby:2.5` image runs.
+    Rack,
     /// The dockerskeleton's Flask proxy (`actionproxy.py`), for native executables.
     Skeleton,
 }
@@ -53,10 +56,11 @@ impl Runtime {
     pub fn flavor(self) -> Flavor {
         match self {
             Runtime::NodeJs => Flavor::NodeJs,
-            Runtime::Python | Runtime::Php | Runtime::Ruby | Runtime::Go | Runtime::ActionLoop => {
+            Runtime::Python | Runtime::Php | Runtime::Go | Runtime::ActionLoop => {
                 Flavor::ActionLoop
             }
             Runtime::Java => Flavor::Java,
+            Runtime::Ruby => Flavor::Rack,
             Runtime::Native => Flavor::Skeleton,
         }
     }
@@ -117,7 +121,7 @@ impl Config {
         let (launcher, interpreter) = match runtime {
             Runtime::NodeJs => ("/opt/owl/launcher.js", "node"),
             Runtime::Python => ("/opt/owl/launcher.py", "python3"),
-            Runtime::Java => ("OwlLauncher", "java"),
+            Runtime::Java => ("owl.Launcher", "java"),
             Runtime::Php => ("/opt/owl/launcher.php", "php"),
             Runtime::Ruby => ("/opt/owl/launcher.rb", "ruby"),
             Runtime::Go | Runtime::ActionLoop | Runtime::Native => ("", ""),
@@ -138,10 +142,13 @@ impl Config {
                 .map(|a| a.split_whitespace().map(str::to_string).collect())
                 .unwrap_or_default(),
             compiler,
-            wait_for_ack: get("OW_WAIT_FOR_ACK").is_none_or(|v| !v.is_empty()),
+            wait_for_ack: match get("OW_WAIT_FOR_ACK") {
+                Some(v) => !v.is_empty(),
+                None => runtime != Runtime::Php,
+            },
             log_init_error: match get("OW_LOG_INIT_ERROR") {
                 Some(v) => !v.is_empty(),
-                None => runtime != Runtime::Go,
+                None => runtime != Runtime::Php,
             },
             allow_concurrent: get("__OW_ALLOW_CONCURRENT").is_some_and(|v| v == "true"),
         })

@@ -43,6 +43,15 @@ pub const CANNOT_START: &str = "Cannot start action. Check logs for details.";
 pub const EXITED_ABRUPTLY: &str = "Command exited abruptly during initialization.";
 /// The actionloop proxy (Python) when the action's process exited during `/run`.
 pub const COMMAND_EXITED: &str = "command exited";
+/// The actionloop proxy without `OW_WAIT_FOR_ACK` (PHP) when the process exits as it starts.
+pub const NOT_STARTED: &str = "cannot start action: command exited";
+/// Ruby's application when the action's code exits or raises as it loads (its output parts are in
+/// the log, not here).
+pub const METHOD_CHECK_FAILED: &str = "Invalid Ruby Code: method checking failed /  / ";
+/// Ruby's application when binary code is not a zip.
+pub const NOT_A_BUNDLE: &str = "Invalid Binary: failed to open zip file. Please make sure you have finished $bundle package successfully.";
+/// Ruby's application when the action's process fails during `/run`.
+pub const RUN_FAILED_RACK: &str = "Invalid Action: An error occurred running the action";
 
 impl ProxyError {
     pub fn new(status: u16, message: impl Into<String>) -> Self {
@@ -67,14 +76,21 @@ impl ProxyError {
         Self::died(Death::OutOfMemory, MEMORY_EXHAUSTED)
     }
 
-    /// 403: a second `/init`.
-    pub fn already_initialized() -> Self {
-        Self::new(403, "Cannot initialize the action more than once.")
+    /// A second `/init`: 403, but 502 from Java's proxy.
+    pub fn already_initialized(flavor: Flavor) -> Self {
+        let status = if flavor == Flavor::Java { 502 } else { 403 };
+        Self::new(status, "Cannot initialize the action more than once.")
     }
 
-    /// 403: `/init` without a (non-empty) string `main` and code.
-    pub fn missing_main_or_code() -> Self {
-        Self::new(403, "Missing main/no code to execute.")
+    /// `/init` without code (or, but for Java and Ruby, with empty code or `main`): 403, but 502
+    /// from Java's proxy and 500 from Ruby's application.
+    pub fn missing_main_or_code(flavor: Flavor) -> Self {
+        let status = match flavor {
+            Flavor::Java => 502,
+            Flavor::Rack => 500,
+            Flavor::NodeJs | Flavor::ActionLoop | Flavor::Skeleton => 403,
+        };
+        Self::new(status, "Missing main/no code to execute.")
     }
 
     /// 502: the Node.js action could not be loaded.
@@ -105,7 +121,7 @@ pub fn error_body(runtime: Runtime, message: &str) -> String {
     let compact = json!({ "error": message }).to_string();
     match runtime.flavor() {
         Flavor::ActionLoop => format!("{}\n", go_escaped(&compact)),
-        Flavor::NodeJs | Flavor::Java | Flavor::Skeleton => compact,
+        Flavor::NodeJs | Flavor::Java | Flavor::Rack | Flavor::Skeleton => compact,
     }
 }
 

@@ -33,6 +33,9 @@ use tokio::sync::{Mutex, oneshot};
 
 use crate::config::Config;
 
+/// How long a process whose result pipe closed may take to exit before it is killed.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A result line with only this key is a failure of the action to run (a thrown exception in Node.js,
 /// which OpenWhisk reports as a developer error), not a result.
 pub const DEVELOPER_ERROR_KEY: &str = "__owl_developer_error";
@@ -58,7 +61,7 @@ pub struct Running {
     next: AtomicU64,
     tagged: bool,
     /// Kept so that the process is killed when the launcher is dropped.
-    _child: Child,
+    child: Mutex<Child>,
 }
 
 /// Why a launcher did not acknowledge its action.
@@ -312,20 +315,36 @@ impl Launcher {
                     Ok(_) => {}
                 }
                 let text = line.trim_end_matches(['\n', '\r']);
-                let (waiter, result) = if tagged {
+                let (waiter, result, last) = if tagged {
                     let Some((tag, result)) = text.split_once('\t') else {
                         continue;
+                    };
+                    // `<tag>!`: the launcher's last answer before it exits (a PHP fatal error).
+                    let (tag, last) = match tag.strip_suffix('!') {
+                        Some(t) => (t, true),
+                        None => (tag, false),
                     };
                     let Ok(tag) = tag.parse::<u64>() else {
                         continue;
                     };
-                    (lock(&readers).as_mut().and_then(|p| p.remove(&tag)), result)
+                    (
+                        lock(&readers).as_mut().and_then(|p| p.remove(&tag)),
+                        result,
+                        last,
+                    )
                 } else {
                     let oldest = lock(&readers).as_mut().and_then(|p| p.pop_first());
-                    (oldest.map(|(_, tx)| tx), text)
+                    (oldest.map(|(_, tx)| tx), text, false)
                 };
+                if last {
+                    // The process is going: no later run may be written to it.
+                    lock(&readers).take();
+                }
                 if let Some(tx) = waiter {
                     let _ = tx.send(result.to_string());
+                }
+                if last {
+                    break;
                 }
             }
             // The process is gone: every run still waiting has failed, and later ones fail at once.
@@ -336,7 +355,7 @@ impl Launcher {
             pending,
             next: AtomicU64::new(0),
             tagged,
-            _child: self.child,
+            child: Mutex::new(self.child),
         }
     }
 }
@@ -350,8 +369,14 @@ impl Running {
     pub async fn run(&self, line: &str) -> Result<String, RunFailure> {
         let ooms = oom_kills();
         let r = self.exchange(line).await;
-        if r.is_err() && oom_kills() > ooms {
-            return Err(RunFailure::OutOfMemory);
+        if r.is_err() {
+            // The result pipe closed: let the process finish dying (a Go panic closes it before
+            // its trace is written) rather than kill it mid-sentence when it is dropped.
+            let mut child = self.child.lock().await;
+            let _ = tokio::time::timeout(EXIT_GRACE, child.wait()).await;
+            if oom_kills() > ooms {
+                return Err(RunFailure::OutOfMemory);
+            }
         }
         r
     }

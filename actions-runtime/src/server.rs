@@ -36,7 +36,7 @@ use crate::archive;
 use crate::config::{Config, Flavor, Runtime};
 use crate::error::{
     CANNOT_BUILD, CANNOT_START, COMMAND_EXITED, Death, EXITED_ABRUPTLY, EXITED_DURING_INIT,
-    EXITED_DURING_RUN, ProxyError,
+    EXITED_DURING_RUN, METHOD_CHECK_FAILED, NOT_A_BUNDLE, NOT_STARTED, ProxyError, RUN_FAILED_RACK,
 };
 use crate::launcher::{DEVELOPER_ERROR_KEY, Launcher, LoadFailure, RunFailure, Running};
 use crate::native;
@@ -138,6 +138,16 @@ pub fn serve_echo(listener: TcpListener) -> std::io::Result<Server> {
     .run())
 }
 
+/// The sentinels after an answer; Ruby's Rack application first prints an error answer's body.
+fn sentinels_after(runtime: Runtime, error: Option<&ProxyError>) {
+    if let (Flavor::Rack, Some(e)) = (runtime.flavor(), error) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", crate::error::error_body(runtime, &e.message));
+        let _ = out.flush();
+    }
+    sentinels();
+}
+
 fn sentinels() {
     let _ = writeln!(std::io::stdout().lock(), "{SENTINEL}");
     let _ = std::io::stdout().flush();
@@ -176,28 +186,45 @@ async fn read_body(mut payload: web::Payload) -> Result<Bytes, ProxyError> {
 
 async fn init(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
     let runtime = shared.config.runtime;
+    let flavor = runtime.flavor();
     let body = match read_body(payload).await {
         Ok(b) => b,
         Err(e) => return e.response(runtime),
     };
     let mut state = shared.state.lock().await;
     if !matches!(*state, State::Empty) {
-        return ProxyError::already_initialized().response(runtime);
+        let e = ProxyError::already_initialized(flavor);
+        // Java's proxy and Ruby's Rack application also say so in the log.
+        match flavor {
+            Flavor::Java => {
+                let _ = writeln!(std::io::stderr().lock(), "{}", e.message);
+            }
+            Flavor::Rack => {
+                let _ = writeln!(std::io::stdout().lock(), "Error: {}", e.message);
+                let _ = std::io::stdout().flush();
+            }
+            _ => {}
+        }
+        return e.response(runtime);
     }
     let standby = shared.standby.lock().await.take();
     match load(&shared.config, &body, standby).await {
         Ok(loaded) => {
             *state = State::Ready(Arc::new(loaded));
-            ok_json(match runtime.flavor() {
+            ok_json(match flavor {
                 Flavor::ActionLoop => "{\"ok\":true}\n",
-                Flavor::NodeJs | Flavor::Java | Flavor::Skeleton => r#"{"ok":true}"#,
+                Flavor::Java => "OK",
+                Flavor::Rack => r#"{"OK":true}"#,
+                Flavor::NodeJs | Flavor::Skeleton => r#"{"ok":true}"#,
             })
         }
         Err(e) => {
-            if e.status == 502 {
+            // Node.js and the dockerskeleton keep the failure and answer every run with it; the
+            // others mark themselves initialized only on success, so `/init` may come again.
+            if e.status == 502 && matches!(flavor, Flavor::NodeJs | Flavor::Skeleton) {
                 *state = State::Failed(e.clone());
             }
-            sentinels();
+            sentinels_after(runtime, Some(&e));
             e.response(runtime)
         }
     }
@@ -208,8 +235,9 @@ fn build_failed(config: &Config, detail: &str) -> ProxyError {
     match config.runtime.flavor() {
         Flavor::NodeJs => ProxyError::init_failed(detail),
         Flavor::Java => ProxyError::new(502, detail),
-        // The actionloop proxy with `OW_LOG_INIT_ERROR` (Python, PHP, Ruby) and the dockerskeleton
-        // log the details; without it (Go) they are the answer.
+        Flavor::Rack => ProxyError::new(500, detail),
+        // The actionloop proxy with `OW_LOG_INIT_ERROR` (Python, Go) and the dockerskeleton log
+        // the details; without it (PHP) they are the answer.
         Flavor::ActionLoop if !config.log_init_error => ProxyError::new(502, detail),
         Flavor::ActionLoop | Flavor::Skeleton => {
             let _ = writeln!(std::io::stderr().lock(), "{detail}");
@@ -219,13 +247,17 @@ fn build_failed(config: &Config, detail: &str) -> ProxyError {
 }
 
 /// The process did not acknowledge the action, in the words of the runtime: Node.js's own
-/// (`service.js` `initCode`; an exit kills upstream's container), the Java proxy's (the launcher
-/// says them), or the actionloop proxy's (`initHandler.go`: a failed start is `Cannot start
-/// action. Check logs for details.`, the executor's reason in the log).
+/// (`service.js` `initCode`; an exit kills upstream's container); Java's and Ruby's, which their
+/// launchers say; or the actionloop proxy's (`initHandler.go`: with `OW_WAIT_FOR_ACK` a failed
+/// start is `Cannot start action. Check logs for details.`, the executor's reason in the log;
+/// without it, a process that exits at once is `cannot start action: command exited`).
 fn load_failed(config: &Config, failure: LoadFailure) -> ProxyError {
     match (config.runtime.flavor(), failure) {
         (_, LoadFailure::OutOfMemory) => ProxyError::out_of_memory(),
         (_, LoadFailure::Build(detail)) => build_failed(config, &detail),
+        (Flavor::ActionLoop, LoadFailure::Exited) if !config.wait_for_ack => {
+            ProxyError::new(502, NOT_STARTED)
+        }
         (Flavor::ActionLoop, failure) => {
             let detail = match failure {
                 LoadFailure::Exited => EXITED_ABRUPTLY.to_string(),
@@ -234,8 +266,10 @@ fn load_failed(config: &Config, failure: LoadFailure) -> ProxyError {
             let _ = writeln!(std::io::stderr().lock(), "{detail}");
             ProxyError::new(502, CANNOT_START)
         }
+        (Flavor::Rack, LoadFailure::Exited) => ProxyError::new(500, METHOD_CHECK_FAILED),
+        (Flavor::Rack, failure) => ProxyError::new(500, failure.to_string()),
         (_, LoadFailure::Exited) => ProxyError::died(Death::Exited, EXITED_DURING_INIT),
-        (Flavor::Java, LoadFailure::Refused(why)) => ProxyError::new(502, why),
+        (Flavor::Java, failure) => ProxyError::new(502, failure.to_string()),
         (_, failure) => ProxyError::init_failed(&failure.to_string()),
     }
 }
@@ -247,8 +281,8 @@ async fn load(
     body: &[u8],
     standby: Option<Launcher>,
 ) -> Result<Loaded, ProxyError> {
-    let req: InitRequest =
-        serde_json::from_slice(body).map_err(|_| ProxyError::missing_main_or_code())?;
+    let req: InitRequest = serde_json::from_slice(body)
+        .map_err(|_| ProxyError::missing_main_or_code(config.runtime.flavor()))?;
     let v = req.value;
     let runtime = config.runtime;
     let dir = config.action_dir.clone();
@@ -283,23 +317,34 @@ async fn load(
             env: v.env,
         });
     }
-    // Every other runtime refuses empty code; Node.js also an empty `main`, which the others take
-    // as their language's default.
+    let flavor = runtime.flavor();
+    // Java's proxy wants both keys, whatever their values.
+    if flavor == Flavor::Java {
+        let keys: Value = serde_json::from_slice(body).unwrap_or_default();
+        if keys["value"].get("main").is_none() {
+            return Err(ProxyError::missing_main_or_code(flavor));
+        }
+    }
+    // Java's proxy and Ruby's application hand empty code and `main` to the loader, which refuses
+    // them in its own words; the others refuse empty code here, and Node.js an empty `main` too,
+    // which the actionloop runtimes take as `main`.
     let code = match v.code.as_deref() {
-        Some(c) if !c.is_empty() => c,
-        _ => return Err(ProxyError::missing_main_or_code()),
+        Some(c) if !c.is_empty() || matches!(flavor, Flavor::Java | Flavor::Rack) => c,
+        _ => return Err(ProxyError::missing_main_or_code(flavor)),
     };
-    let main = match (runtime, v.main.is_empty()) {
-        (Runtime::NodeJs, true) => return Err(ProxyError::missing_main_or_code()),
-        // The launcher (Java) or the compiler (Go) knows the default.
-        (Runtime::Java | Runtime::Go, true) => String::new(),
+    let main = match (flavor, v.main.is_empty()) {
+        (Flavor::NodeJs, true) => return Err(ProxyError::missing_main_or_code(flavor)),
+        // The launcher (Java, Ruby) or the compiler (Go) knows its default.
+        (Flavor::Java | Flavor::Rack, _) | (_, false) => v.main.clone(),
+        (_, true) if runtime == Runtime::Go => String::new(),
         (_, true) => "main".to_string(),
-        (_, false) => v.main.clone(),
     };
-    let bytes = if v.binary {
+    // Java's proxy decodes the code itself, whatever `binary` says (its launcher does the same).
+    let bytes = if v.binary && runtime != Runtime::Java {
         match archive::decode_base64(code) {
             Ok(b) => Some(b),
-            Err(e) if runtime.flavor() == Flavor::ActionLoop => {
+            Err(_) if flavor == Flavor::Rack => return Err(ProxyError::new(500, NOT_A_BUNDLE)),
+            Err(e) if flavor == Flavor::ActionLoop => {
                 return Err(ProxyError::new(
                     400,
                     format!("cannot decode the request: {e}"),
@@ -314,14 +359,16 @@ async fn load(
         prepare_exec(config, &dir, &main, code, bytes.as_deref()).await?
     } else {
         let file = match (runtime, bytes) {
-            // A jar is loaded as it is, never unpacked.
-            (Runtime::Java, bytes) => {
+            // The code as it came: the launcher decodes the jar and loads it, never unpacked.
+            (Runtime::Java, _) => {
                 let f = dir.join("action.jar");
-                let contents = bytes.as_deref().unwrap_or(code.as_bytes());
-                std::fs::write(&f, contents).map_err(|e| failed(e.to_string()))?;
+                std::fs::write(&f, code).map_err(|e| failed(e.to_string()))?;
                 Some(f)
             }
             (_, Some(bytes)) => {
+                if !archive::is_zip(&bytes) && flavor == Flavor::Rack {
+                    return Err(ProxyError::new(500, NOT_A_BUNDLE));
+                }
                 if !archive::is_zip(&bytes) {
                     return Err(failed(
                         "There was an error uncompressing the action archive. The file type is unsupported"
@@ -392,13 +439,18 @@ async fn prepare_exec(
         Some(b) => write_executable(&given, b).map_err(failed)?,
         None => write_executable(&given, code.as_bytes()).map_err(failed)?,
     }
+    // A program (an ELF binary, or a script with `#!`) runs as it is, whatever its mode; anything
+    // else is source for the compiler, as upstream's proxy decides (`filetype.go`).
     let exec = match &config.compiler {
-        _ if bytes.is_some_and(archive::is_zip) && is_executable(&given) => given,
-        Some(compiler) if !is_native_binary(&given) => {
+        _ if is_program(&given) => {
+            make_executable(&given).map_err(failed)?;
+            given
+        }
+        Some(compiler) => {
             compile(compiler, main, &src, &bin).await.map_err(failed)?;
             bin.join("exec")
         }
-        _ => given,
+        None => given,
     };
     if !is_executable(&exec) {
         return Err(failed(format!(
@@ -409,12 +461,19 @@ async fn prepare_exec(
     Ok(Start::Exec { exec, dir: src })
 }
 
-/// Is this file a program the kernel runs as it is (an ELF binary), rather than source to build?
-fn is_native_binary(path: &std::path::Path) -> bool {
+/// Is this file a program the kernel runs as it is: an ELF binary (longer than its header), or a
+/// script starting with `#!`?
+fn is_program(path: &std::path::Path) -> bool {
     use std::io::Read;
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut magic).is_ok())
-        && magic == *b"\x7fELF"
+    let mut head = [0u8; 4];
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    if f.read_exact(&mut head).is_err() {
+        return false;
+    }
+    let long = f.metadata().is_ok_and(|m| m.len() > 52);
+    head.starts_with(b"#!") || (head == *b"\x7fELF" && long)
 }
 
 /// Runs `<compiler> <main> <src> <bin>`; its output is why, when it fails.
@@ -445,8 +504,12 @@ async fn compile(
 }
 
 fn write_executable(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, bytes).map_err(|e| e.to_string())?;
+    make_executable(path)
+}
+
+fn make_executable(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
         .map_err(|e| e.to_string())
 }
@@ -461,7 +524,7 @@ async fn run(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
     let body = match read_body(payload).await {
         Ok(b) => b,
         Err(e) => {
-            sentinels();
+            sentinels_after(runtime, Some(&e));
             return e.response(runtime);
         }
     };
@@ -470,31 +533,32 @@ async fn run(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {
             Flavor::NodeJs => ProxyError::new(403, "System not initialized."),
             Flavor::ActionLoop => ProxyError::new(500, "no action defined yet"),
             Flavor::Java => ProxyError::new(502, "Cannot invoke an uninitialized action."),
+            Flavor::Rack => ProxyError::new(500, "Invalid Action: no action file found"),
             Flavor::Skeleton => ProxyError::new(403, "The action has not been initialized."),
         }),
         State::Failed(e) => Err(e.clone()),
         State::Ready(loaded) => Ok(loaded.clone()),
     };
-    let response = match loaded {
-        Err(e) => e.response(runtime),
+    let answer = match loaded {
+        Err(e) => Err(e),
         Ok(loaded) => {
             let _turn = match &shared.one_at_a_time {
                 Some(s) => s.acquire().await.ok(),
                 None => None,
             };
-            match activate(&shared.config, &loaded, &body).await {
-                // The actionloop proxy answers the launcher's line with its newline.
-                Ok(mut result) if runtime.flavor() == Flavor::ActionLoop => {
-                    result.push('\n');
-                    ok_json(result)
-                }
-                Ok(result) => ok_json(result),
-                Err(e) => e.response(runtime),
-            }
+            activate(&shared.config, &loaded, &body).await
         }
     };
-    sentinels();
-    response
+    sentinels_after(runtime, answer.as_ref().err());
+    match answer {
+        // The actionloop proxy answers the process's line with its newline.
+        Ok(mut result) if runtime.flavor() == Flavor::ActionLoop => {
+            result.push('\n');
+            ok_json(result)
+        }
+        Ok(result) => ok_json(result),
+        Err(e) => e.response(runtime),
+    }
 }
 
 /// The parts of a `/run` body the proxy looks at; the rest goes to the launcher as it came.
@@ -543,6 +607,11 @@ fn launcher_line(body: &[u8]) -> Result<String, ProxyError> {
         Some(b'n') => return Err(not_a_dictionary("null")),
         _ => return Err(not_a_dictionary("number")),
     }
+    one_line(body)
+}
+
+/// The body as one line: its line breaks (whitespace in JSON) made spaces.
+fn one_line(body: &[u8]) -> Result<String, ProxyError> {
     let flat: Vec<u8> = body
         .iter()
         .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
@@ -582,7 +651,13 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
                 })?
         }
         ActionKind::Launched { start, process } => {
-            let request = launcher_line(body)?;
+            // An actionloop executable gets the body as upstream's proxy passes it: unchecked,
+            // on one line.
+            let request = if config.runtime.actionloop() {
+                one_line(body)?
+            } else {
+                launcher_line(body)?
+            };
             let running = {
                 let mut slot = process.lock().await;
                 match &*slot {
@@ -614,6 +689,8 @@ async fn activate(config: &Config, loaded: &Loaded, body: &[u8]) -> Result<Strin
                         (Flavor::ActionLoop, RunFailure::Exited) => {
                             ProxyError::new(400, COMMAND_EXITED)
                         }
+                        // Ruby's application runs each activation in a process of its own.
+                        (Flavor::Rack, RunFailure::Exited) => ProxyError::new(502, RUN_FAILED_RACK),
                         (_, RunFailure::Exited) => {
                             ProxyError::died(Death::Exited, EXITED_DURING_RUN)
                         }
@@ -632,7 +709,7 @@ fn not_a_result(flavor: Flavor) -> ProxyError {
         Flavor::NodeJs | Flavor::Java => {
             ProxyError::new(502, "The action did not return a dictionary.")
         }
-        Flavor::ActionLoop | Flavor::Skeleton => {
+        Flavor::ActionLoop | Flavor::Rack | Flavor::Skeleton => {
             ProxyError::new(502, "The action did not return a dictionary or array.")
         }
     }

@@ -80,6 +80,50 @@ fn hello_answers_in_every_runtime() {
             "{kind}"
         );
     }
+    // Java, Go, PHP and Ruby, each in its own words.
+    let jar = base64::engine::general_purpose::STANDARD.encode(include_bytes!(
+        "../../actions-runtime/tests/fixtures/java/actions.jar"
+    ));
+    let go = "package main\nimport \"runtime\"\nfunc Main(p map[string]interface{}) map[string]interface{} {\n  return map[string]interface{}{\"greeting\": \"Hello \" + p[\"name\"].(string) + \" from \" + runtime.Version()[:6]}\n}\n";
+    let php = "<?php\nfunction main(array $p) : array { return ['greeting' => 'Hello ' . $p['name'] . ' from ' . PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION]; }\n";
+    let ruby =
+        "def main(p)\n  { 'greeting' => \"Hello #{p['name']} from #{RUBY_VERSION[0, 3]}\" }\nend\n";
+    for (kind, exec, expect) in [
+        (
+            "java:8",
+            json!({"kind": "java:8", "code": jar, "main": "example.Hello"}),
+            "Hello World!",
+        ),
+        (
+            "go:1.20",
+            json!({"kind": "go:1.20", "code": go}),
+            "Hello World from go1.24",
+        ),
+        (
+            "php:8.1",
+            json!({"kind": "php:8.1", "code": php}),
+            "Hello World from 8.2",
+        ),
+        (
+            "ruby:2.5",
+            json!({"kind": "ruby:2.5", "code": ruby}),
+            "Hello World from 3.1",
+        ),
+    ] {
+        let name = format!("hello-{}", kind.replace([':', '.'], "-"));
+        create(&c, &name, exec);
+        let r = invoke(
+            &c,
+            &name,
+            "blocking=true&result=true",
+            json!({"name": "World"}),
+        );
+        assert_eq!(
+            (r.status, &r.body),
+            (200, &json!({"greeting": expect})),
+            "{kind}"
+        );
+    }
     let native = "#!/bin/sh\necho \"{\\\"greeting\\\": \\\"Hello from sh\\\"}\"\n";
     // An actionloop executable answers every run from one process: the count shows it.
     let actionloop = "#!/bin/sh\necho '{\"ok\":true}' >&3\nn=0\nwhile read -r line; do n=$((n+1)); echo \"{\\\"greeting\\\": \\\"Hello from sh\\\", \\\"runs\\\": $n}\" >&3; done\n";

@@ -338,3 +338,66 @@ fn record(c: &Client, id: &str) -> Value {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Java, Go, PHP and Ruby actions that cannot build, load or run end as developer errors in the
+/// words of the runtime upstream runs for the language (Java's proxy, the actionloop proxy of the
+/// Go and PHP images, Ruby's Rack application); the compiler's or the runtime's own message is in
+/// the activation's logs, where upstream's images put it.
+#[test]
+fn java_go_php_and_ruby_failures_are_developer_errors_with_the_runtimes_own_message_in_the_logs() {
+    use base64::Engine;
+    let owl = Owl::start();
+    let c = owl.guest();
+    let jar = base64::engine::general_purpose::STANDARD.encode(include_bytes!(
+        "../../actions-runtime/tests/fixtures/java/actions.jar"
+    ));
+    let r = c.put(
+        &format!("{NS}/actions/java-no-class?overwrite=true"),
+        &json!({"exec": {"kind": "java:8", "code": jar, "main": "example.Nope"}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let go = "package main\nfunc Main(p map[string]interface{}) map[string]interface{} {\n  return nope\n}\n";
+    create(&c, "go-broken", "go:1.20", go);
+    let php = "<?php\nfunction main(array $a) : array { throw new Exception('boom in php'); }\n";
+    create(&c, "php-throws", "php:8.1", php);
+    create(&c, "ruby-syntax", "ruby:2.5", "def main(a\n");
+    for (name, error, logged) in [
+        (
+            "java-no-class",
+            "An error has occurred (see logs for details): java.lang.ClassNotFoundException: example.Nope",
+            "ClassNotFoundException",
+        ),
+        (
+            "go-broken",
+            "The action failed to generate or locate a binary. See logs for details.",
+            "undefined: nope",
+        ),
+        (
+            "php-throws",
+            "The action did not return a dictionary or array.",
+            "boom in php",
+        ),
+        (
+            "ruby-syntax",
+            "Invalid Ruby Code: failed to parse the input code",
+            "syntax error",
+        ),
+    ] {
+        let r = invoke(&c, name, "blocking=true");
+        assert_eq!(r.status, 502, "{name}: {}", r.text);
+        assert_eq!(
+            r.body["response"]["status"], "action developer error",
+            "{name}: {}",
+            r.text
+        );
+        assert_eq!(
+            r.body["response"]["result"],
+            json!({"error": error}),
+            "{name}"
+        );
+        let id = r.body["activationId"].as_str().unwrap();
+        let record = c.record_within(id, std::time::Duration::from_secs(30));
+        let logs = record["logs"].to_string();
+        assert!(logs.contains(logged), "{name}: {logs}");
+    }
+}

@@ -17,6 +17,11 @@
 //! beautifulsoup4, lxml, ...): Debian has them all for both releases, so the Dockerfile installs them
 //! with apt like python3 itself, and nothing is fetched on this machine. The Dockerfile, and so the
 //! package list, is part of the recipe's hash.
+//!
+//! The Java, Go, PHP and Ruby images install their language and the libraries upstream's images give
+//! every action (Gson; PHP's extensions and Composer packages; Ruby's gems) as Debian's packages, and
+//! compile what they must (the Java launcher, Go's standard library into a warm build cache) inside
+//! the image build: see each Dockerfile.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -70,6 +75,15 @@ const PYTHON_LAUNCHER: &str = include_str!("../../actions-runtime/launchers/pyth
 const NODE_DOCKERFILE: &str = include_str!("../../docker/runtimes/nodejs/Dockerfile");
 const PYTHON_DOCKERFILE: &str = include_str!("../../docker/runtimes/python/Dockerfile");
 const NATIVE_DOCKERFILE: &str = include_str!("../../docker/runtimes/native/Dockerfile");
+const JAVA_LAUNCHER: &str = include_str!("../../actions-runtime/launchers/java/Launcher.java");
+const JAVA_DOCKERFILE: &str = include_str!("../../docker/runtimes/java/Dockerfile");
+const GO_LAUNCHER: &str = include_str!("../../actions-runtime/launchers/go/launcher.go");
+const GO_COMPILE: &str = include_str!("../../actions-runtime/launchers/go/compile");
+const GO_DOCKERFILE: &str = include_str!("../../docker/runtimes/go/Dockerfile");
+const PHP_LAUNCHER: &str = include_str!("../../actions-runtime/launchers/php/launcher.php");
+const PHP_DOCKERFILE: &str = include_str!("../../docker/runtimes/php/Dockerfile");
+const RUBY_LAUNCHER: &str = include_str!("../../actions-runtime/launchers/ruby/launcher.rb");
+const RUBY_DOCKERFILE: &str = include_str!("../../docker/runtimes/ruby/Dockerfile");
 const ACTIONLOOP_DOCKERFILE: &str = include_str!("../../docker/runtimes/actionloop/Dockerfile");
 const NATIVE_EXEC: &str = include_str!("../../docker/runtimes/native/exec");
 const NODE_PACKAGE: &str = include_str!("../../docker/runtimes/nodejs/package.json");
@@ -112,6 +126,41 @@ pub const RECIPES: &[Recipe] = &[
         dockerfile: PYTHON_DOCKERFILE,
         debian: "bookworm",
         files: &[("launcher.py", PYTHON_LAUNCHER, 0o644)],
+        npm_modules: false,
+        aliases: &[],
+    },
+    Recipe {
+        image: "owl/action-java-v21:latest",
+        dockerfile: JAVA_DOCKERFILE,
+        debian: "trixie",
+        files: &[("Launcher.java", JAVA_LAUNCHER, 0o644)],
+        npm_modules: false,
+        aliases: &[],
+    },
+    Recipe {
+        image: "owl/action-golang-v1.24:latest",
+        dockerfile: GO_DOCKERFILE,
+        debian: "trixie",
+        files: &[
+            ("launcher.go", GO_LAUNCHER, 0o644),
+            ("compile", GO_COMPILE, 0o755),
+        ],
+        npm_modules: false,
+        aliases: &[],
+    },
+    Recipe {
+        image: "owl/action-php-v8.2:latest",
+        dockerfile: PHP_DOCKERFILE,
+        debian: "bookworm",
+        files: &[("launcher.php", PHP_LAUNCHER, 0o644)],
+        npm_modules: false,
+        aliases: &[],
+    },
+    Recipe {
+        image: "owl/action-ruby-v3.1:latest",
+        dockerfile: RUBY_DOCKERFILE,
+        debian: "bookworm",
+        files: &[("launcher.rb", RUBY_LAUNCHER, 0o644)],
         npm_modules: false,
         aliases: &[],
     },
