@@ -88,41 +88,53 @@ fn hello_answers_in_every_runtime() {
     let php = "<?php\nfunction main(array $p) : array { return ['greeting' => 'Hello ' . $p['name'] . ' from ' . PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION]; }\n";
     let ruby =
         "def main(p)\n  { 'greeting' => \"Hello #{p['name']} from #{RUBY_VERSION[0, 3]}\" }\nend\n";
-    for (kind, exec, expect) in [
+    // `wsk` names `<family>:default` for a .jar, .go, .php or .rb file.
+    let hello_java = "Hello World!";
+    for (kinds, code, main, expect) in [
         (
-            "java:8",
-            json!({"kind": "java:8", "code": jar, "main": "example.Hello"}),
-            "Hello World!",
+            ["java:default", "java:8"],
+            jar.as_str(),
+            Some("example.Hello"),
+            hello_java,
         ),
         (
-            "go:1.20",
-            json!({"kind": "go:1.20", "code": go}),
+            ["go:default", "go:1.20"],
+            go,
+            None,
             "Hello World from go1.24",
         ),
         (
-            "php:8.1",
-            json!({"kind": "php:8.1", "code": php}),
+            ["php:default", "php:8.1"],
+            php,
+            None,
             "Hello World from 8.2",
         ),
         (
-            "ruby:2.5",
-            json!({"kind": "ruby:2.5", "code": ruby}),
+            ["ruby:default", "ruby:2.5"],
+            ruby,
+            None,
             "Hello World from 3.1",
         ),
     ] {
-        let name = format!("hello-{}", kind.replace([':', '.'], "-"));
-        create(&c, &name, exec);
-        let r = invoke(
-            &c,
-            &name,
-            "blocking=true&result=true",
-            json!({"name": "World"}),
-        );
-        assert_eq!(
-            (r.status, &r.body),
-            (200, &json!({"greeting": expect})),
-            "{kind}"
-        );
+        for kind in kinds {
+            let name = format!("hello-{}", kind.replace([':', '.'], "-"));
+            let mut exec = json!({"kind": kind, "code": code});
+            if let Some(m) = main {
+                exec["main"] = json!(m);
+            }
+            create(&c, &name, exec);
+            let r = invoke(
+                &c,
+                &name,
+                "blocking=true&result=true",
+                json!({"name": "World"}),
+            );
+            assert_eq!(
+                (r.status, &r.body),
+                (200, &json!({"greeting": expect})),
+                "{kind}"
+            );
+        }
     }
     let native = "#!/bin/sh\necho \"{\\\"greeting\\\": \\\"Hello from sh\\\"}\"\n";
     // An actionloop executable answers every run from one process: the count shows it.

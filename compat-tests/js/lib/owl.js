@@ -126,4 +126,21 @@ async function startOwl() {
   return process.env.OWL_TEST_TOPOLOGY === 'distributed' ? startDistributed() : startStandalone();
 }
 
-module.exports = { startOwl, GUEST_KEY };
+/**
+ * Starts Owl before a test file's tests and stops it after them; `ready(owl, ow)` receives the
+ * running Owl and an openwhisk client for the guest.
+ */
+function useOwl(ready) {
+  const { before, after } = require('node:test');
+  const openwhisk = require('openwhisk');
+  let owl;
+  before(async () => {
+    owl = await startOwl();
+    ready(owl, openwhisk({ apihost: owl.apihost, api_key: GUEST_KEY }));
+  });
+  after(async () => {
+    await owl.stop();
+  });
+}
+
+module.exports = { startOwl, useOwl, GUEST_KEY };

@@ -3,21 +3,16 @@
 // reached with Node's fetch at the URL `wsk action get NAME --url` builds.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const openwhisk = require('openwhisk');
-const { startOwl, GUEST_KEY } = require('../lib/owl');
+const { useOwl } = require('../lib/owl');
 
 let owl;
 let ow;
 
-before(async () => {
-  owl = await startOwl();
-  ow = openwhisk({ apihost: owl.apihost, api_key: GUEST_KEY });
-});
-
-after(async () => {
-  await owl.stop();
+useOwl((started, client) => {
+  owl = started;
+  ow = client;
 });
 
 const ACTIVATION_ID = /^[0-9a-f]{32}$/;

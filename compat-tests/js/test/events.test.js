@@ -4,21 +4,16 @@
 // openwhisk-package-alarms' words).
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const openwhisk = require('openwhisk');
-const { startOwl, GUEST_KEY } = require('../lib/owl');
+const { useOwl } = require('../lib/owl');
 
 let owl;
 let ow;
 
-before(async () => {
-  owl = await startOwl();
-  ow = openwhisk({ apihost: owl.apihost, api_key: GUEST_KEY });
-});
-
-after(async () => {
-  await owl.stop();
+useOwl((started, client) => {
+  owl = started;
+  ow = client;
 });
 
 // An action that answers its parameters, so its record shows what it was given.

@@ -2,21 +2,16 @@
 // actions, packages, bindings, triggers and rules, and list activations.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const openwhisk = require('openwhisk');
-const { startOwl, GUEST_KEY } = require('../lib/owl');
+const { useOwl } = require('../lib/owl');
 
 let owl;
 let ow;
 
-before(async () => {
-  owl = await startOwl();
-  ow = openwhisk({ apihost: owl.apihost, api_key: GUEST_KEY });
-});
-
-after(async () => {
-  await owl.stop();
+useOwl((started, client) => {
+  owl = started;
+  ow = client;
 });
 
 const code = 'function main(params) { return { greeting: "hello " + params.name } }';
