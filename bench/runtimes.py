@@ -12,17 +12,27 @@ measures, in the same run:
 It prints figures and ratios; it asserts nothing. Usage: bench/runtimes.py [--runs N] [--colds N] [image ...]
 """
 import argparse
+import base64
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import time
+
+# The Java action: the interface tests' jar (its example.Hello greets and returns).
+JAR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "actions-runtime", "tests", "fixtures", "java", "actions.jar")
 
 NOOP = {
     "nodejs": ("function main() { return {} }", "main"),
     "python": ("def main(args):\n    return {}\n", "main"),
     "native": ("#!/bin/sh\necho '{}'\n", "main"),
     "actionloop": ("#!/bin/sh\necho '{\"ok\":true}' >&3\nwhile read -r line; do echo '{}' >&3; done\n", "main"),
+    # Go's cold start includes compiling the action at /init.
+    "go": ("package main\nfunc Main(a map[string]interface{}) map[string]interface{} {\n  return map[string]interface{}{}\n}\n", "main"),
+    "php": ("<?php\nfunction main(array $args) : array { return []; }\n", "main"),
+    "ruby": ("def main(args)\n  {}\nend\n", "main"),
+    "java": (None, "example.Hello"),
 }
 IMAGES = {
     "owl/action-nodejs-v20:latest": "nodejs",
@@ -31,6 +41,10 @@ IMAGES = {
     "owl/action-python-v3.11:latest": "python",
     "owl/dockerskeleton:latest": "native",
     "owl/actionloop:latest": "actionloop",
+    "owl/action-java-v21:latest": "java",
+    "owl/action-golang-v1.24:latest": "go",
+    "owl/action-php-v8.2:latest": "php",
+    "owl/action-ruby-v3.1:latest": "ruby",
 }
 LIMITS = ["--memory", "256m", "--memory-swap", "256m", "--pids-limit", "1024",
           "--cap-drop", "NET_RAW", "--cap-drop", "NET_ADMIN", "--label", "owl.bench=runtimes"]
@@ -58,7 +72,11 @@ def post(host, port, path, body, timeout=10.0):
 
 def init_body(kind):
     code, main = NOOP[kind]
-    return json.dumps({"value": {"name": "noop", "main": main, "binary": False, "code": code}}).encode()
+    binary = code is None
+    if binary:
+        with open(JAR, "rb") as f:
+            code = base64.b64encode(f.read()).decode()
+    return json.dumps({"value": {"name": "noop", "main": main, "binary": binary, "code": code}}).encode()
 
 
 def cold_start(image, kind):
