@@ -36,24 +36,6 @@ const CANNOT_START: &str = "{\"error\":\"Cannot start action. Check logs for det
 const COMMAND_EXITED: &str = "{\"error\":\"command exited\"}\n";
 const NOT_A_DICTIONARY: &str = "{\"error\":\"The action did not return a dictionary or array.\"}\n";
 
-/// A zip (stored) of files given as bytes; `mode` 0o755 marks executables.
-fn zip_bytes(files: &[(&str, &[u8], u32)]) -> String {
-    use zip::write::SimpleFileOptions;
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut w = zip::ZipWriter::new(&mut buf);
-        for (name, content, mode) in files {
-            let opts = SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored)
-                .unix_permissions(*mode);
-            w.start_file(*name, opts).unwrap();
-            w.write_all(content).unwrap();
-        }
-        w.finish().unwrap();
-    }
-    base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
-}
-
 /// The executable the image's compiler builds from `source` for `main`, in a throwaway container.
 fn precompiled(source: &str, main: &str) -> Vec<u8> {
     let mut child = Command::new("docker")

@@ -58,16 +58,37 @@ fn hello_answers_in_every_runtime() {
     let c = owl.guest();
     let node = "function main(p) { return { greeting: 'Hello ' + p.name + ' from ' + process.version.split('.')[0] } }";
     let py = "import sys\ndef main(p):\n    return {'greeting': 'Hello %s from %d.%d' % (p['name'], sys.version_info[0], sys.version_info[1])}\n";
-    for (kind, code, expect) in [
-        ("nodejs:20", node, "Hello World from v20"),
-        ("nodejs:18", node, "Hello World from v18"),
-        ("nodejs:default", node, "Hello World from v20"),
-        ("python:3.11", py, "Hello World from 3.11"),
-        ("python:3.13", py, "Hello World from 3.13"),
-        ("python:default", py, "Hello World from 3.11"),
+    let jar = base64::engine::general_purpose::STANDARD.encode(include_bytes!(
+        "../../actions-runtime/tests/fixtures/java/actions.jar"
+    ));
+    let go = "package main\nimport \"runtime\"\nfunc Main(p map[string]interface{}) map[string]interface{} {\n  return map[string]interface{}{\"greeting\": \"Hello \" + p[\"name\"].(string) + \" from \" + runtime.Version()[:6]}\n}\n";
+    let php = "<?php\nfunction main(array $p) : array { return ['greeting' => 'Hello ' . $p['name'] . ' from ' . PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION]; }\n";
+    let ruby =
+        "def main(p)\n  { 'greeting' => \"Hello #{p['name']} from #{RUBY_VERSION[0, 3]}\" }\nend\n";
+    let java = "example.Hello";
+    // `wsk` names `<family>:default` for a .js, .py, .jar, .go, .php or .rb file.
+    for (kind, code, main, expect) in [
+        ("nodejs:20", node, None, "Hello World from v20"),
+        ("nodejs:18", node, None, "Hello World from v18"),
+        ("nodejs:default", node, None, "Hello World from v20"),
+        ("python:3.11", py, None, "Hello World from 3.11"),
+        ("python:3.13", py, None, "Hello World from 3.13"),
+        ("python:default", py, None, "Hello World from 3.11"),
+        ("java:8", &jar, Some(java), "Hello World!"),
+        ("java:default", &jar, Some(java), "Hello World!"),
+        ("go:1.20", go, None, "Hello World from go1.24"),
+        ("go:default", go, None, "Hello World from go1.24"),
+        ("php:8.1", php, None, "Hello World from 8.2"),
+        ("php:default", php, None, "Hello World from 8.2"),
+        ("ruby:2.5", ruby, None, "Hello World from 3.1"),
+        ("ruby:default", ruby, None, "Hello World from 3.1"),
     ] {
         let name = format!("hello-{}", kind.replace([':', '.'], "-"));
-        create(&c, &name, json!({"kind": kind, "code": code}));
+        let mut exec = json!({"kind": kind, "code": code});
+        if let Some(m) = main {
+            exec["main"] = json!(m);
+        }
+        create(&c, &name, exec);
         let r = invoke(
             &c,
             &name,
@@ -79,62 +100,6 @@ fn hello_answers_in_every_runtime() {
             (200, &json!({"greeting": expect})),
             "{kind}"
         );
-    }
-    // Java, Go, PHP and Ruby, each in its own words.
-    let jar = base64::engine::general_purpose::STANDARD.encode(include_bytes!(
-        "../../actions-runtime/tests/fixtures/java/actions.jar"
-    ));
-    let go = "package main\nimport \"runtime\"\nfunc Main(p map[string]interface{}) map[string]interface{} {\n  return map[string]interface{}{\"greeting\": \"Hello \" + p[\"name\"].(string) + \" from \" + runtime.Version()[:6]}\n}\n";
-    let php = "<?php\nfunction main(array $p) : array { return ['greeting' => 'Hello ' . $p['name'] . ' from ' . PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION]; }\n";
-    let ruby =
-        "def main(p)\n  { 'greeting' => \"Hello #{p['name']} from #{RUBY_VERSION[0, 3]}\" }\nend\n";
-    // `wsk` names `<family>:default` for a .jar, .go, .php or .rb file.
-    let hello_java = "Hello World!";
-    for (kinds, code, main, expect) in [
-        (
-            ["java:default", "java:8"],
-            jar.as_str(),
-            Some("example.Hello"),
-            hello_java,
-        ),
-        (
-            ["go:default", "go:1.20"],
-            go,
-            None,
-            "Hello World from go1.24",
-        ),
-        (
-            ["php:default", "php:8.1"],
-            php,
-            None,
-            "Hello World from 8.2",
-        ),
-        (
-            ["ruby:default", "ruby:2.5"],
-            ruby,
-            None,
-            "Hello World from 3.1",
-        ),
-    ] {
-        for kind in kinds {
-            let name = format!("hello-{}", kind.replace([':', '.'], "-"));
-            let mut exec = json!({"kind": kind, "code": code});
-            if let Some(m) = main {
-                exec["main"] = json!(m);
-            }
-            create(&c, &name, exec);
-            let r = invoke(
-                &c,
-                &name,
-                "blocking=true&result=true",
-                json!({"name": "World"}),
-            );
-            assert_eq!(
-                (r.status, &r.body),
-                (200, &json!({"greeting": expect})),
-                "{kind}"
-            );
-        }
     }
     let native = "#!/bin/sh\necho \"{\\\"greeting\\\": \\\"Hello from sh\\\"}\"\n";
     // An actionloop executable answers every run from one process: the count shows it.

@@ -300,6 +300,15 @@ impl Drop for Proxy {
 
 /// A zip (stored, no compression) of the given files; `mode` 0o755 marks executables.
 pub fn zip(files: &[(&str, &str, u32)]) -> String {
+    let bytes: Vec<(&str, &[u8], u32)> = files
+        .iter()
+        .map(|(name, content, mode)| (*name, content.as_bytes(), *mode))
+        .collect();
+    zip_bytes(&bytes)
+}
+
+/// A zip (stored) of files given as bytes.
+pub fn zip_bytes(files: &[(&str, &[u8], u32)]) -> String {
     use zip::write::SimpleFileOptions;
     let mut buf = std::io::Cursor::new(Vec::new());
     {
@@ -309,7 +318,7 @@ pub fn zip(files: &[(&str, &str, u32)]) -> String {
                 .compression_method(zip::CompressionMethod::Stored)
                 .unix_permissions(*mode);
             w.start_file(*name, opts).unwrap();
-            w.write_all(content.as_bytes()).unwrap();
+            w.write_all(content).unwrap();
         }
         w.finish().unwrap();
     }
