@@ -8,6 +8,7 @@
 //! - [`server`]: the two routes, `POST /init` and `POST /run`, the container's lifecycle state, and
 //!   the building of the action's code (unpacking, compiling).
 //! - [`archive`]: decoding an action's code: source text, or a base64 zip unpacked safely.
+//! - [`build`]: an actionloop action's executable from its code: run as it is, or compiled (Go).
 //! - [`launcher`]: the long-lived process (a language launcher of ours, or an actionloop executable
 //!   such as a compiled Go action): one JSON line in on stdin, one result line out on file
 //!   descriptor 3, as OpenWhisk's actionloop protocol has it.
@@ -15,6 +16,7 @@
 //! - [`error`]: the error answers, in the words OpenWhisk's runtimes use.
 
 pub mod archive;
+pub mod build;
 pub mod config;
 pub mod error;
 pub mod launcher;

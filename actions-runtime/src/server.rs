@@ -33,6 +33,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::archive;
+use crate::build::{self, is_executable, write_executable};
 use crate::config::{Config, Flavor, Runtime};
 use crate::error::{
     CANNOT_BUILD, CANNOT_START, COMMAND_EXITED, Death, EXITED_ABRUPTLY, EXITED_DURING_INIT,
@@ -430,93 +431,14 @@ async fn prepare_exec(
     let failed = |e: String| build_failed(config, &e);
     let src = dir.join("src");
     let bin = dir.join("bin");
-    for d in [&src, &bin] {
-        std::fs::create_dir_all(d).map_err(|e| failed(e.to_string()))?;
-    }
-    let given = src.join("exec");
-    match bytes {
-        Some(b) if archive::is_zip(b) => archive::unzip(b, &src).map_err(failed)?,
-        Some(b) => write_executable(&given, b).map_err(failed)?,
-        None => write_executable(&given, code.as_bytes()).map_err(failed)?,
-    }
-    // A program (an ELF binary, or a script with `#!`) runs as it is, whatever its mode; anything
-    // else is source for the compiler, as upstream's proxy decides (`filetype.go`).
-    let exec = match &config.compiler {
-        _ if is_program(&given) => {
-            make_executable(&given).map_err(failed)?;
-            given
-        }
-        Some(compiler) => {
-            compile(compiler, main, &src, &bin).await.map_err(failed)?;
-            bin.join("exec")
-        }
-        None => given,
+    let code = match bytes {
+        Some(b) => b,
+        None => code.as_bytes(),
     };
-    if !is_executable(&exec) {
-        return Err(failed(format!(
-            "the action has no executable {}",
-            exec.display()
-        )));
-    }
-    Ok(Start::Exec { exec, dir: src })
-}
-
-/// Is this file a program the kernel runs as it is: an ELF binary (longer than its header), or a
-/// script starting with `#!`?
-fn is_program(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 4];
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    if f.read_exact(&mut head).is_err() {
-        return false;
-    }
-    let long = f.metadata().is_ok_and(|m| m.len() > 52);
-    head.starts_with(b"#!") || (head == *b"\x7fELF" && long)
-}
-
-/// Runs `<compiler> <main> <src> <bin>`; its output is why, when it fails.
-async fn compile(
-    compiler: &std::path::Path,
-    main: &str,
-    src: &std::path::Path,
-    bin: &std::path::Path,
-) -> Result<(), String> {
-    let out = tokio::process::Command::new(compiler)
-        .arg(main)
-        .arg(src)
-        .arg(bin)
-        .current_dir(src)
-        .stdin(std::process::Stdio::null())
-        .output()
+    let exec = build::executable(config.compiler.as_deref(), main, code, &src, &bin)
         .await
-        .map_err(|e| format!("cannot start the compiler {}: {e}", compiler.display()))?;
-    if out.status.success() && is_executable(&bin.join("exec")) {
-        return Ok(());
-    }
-    let mut why = String::from_utf8_lossy(&out.stdout).into_owned();
-    why.push_str(&String::from_utf8_lossy(&out.stderr));
-    if why.trim().is_empty() {
-        why = format!("the compiler failed ({})", out.status);
-    }
-    Err(why)
-}
-
-fn write_executable(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| e.to_string())?;
-    make_executable(path)
-}
-
-fn make_executable(path: &std::path::Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| e.to_string())
-}
-
-fn is_executable(path: &std::path::Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .map_err(failed)?;
+    Ok(Start::Exec { exec, dir: src })
 }
 
 async fn run(shared: web::Data<Shared>, payload: web::Payload) -> HttpResponse {

@@ -36,12 +36,19 @@ const CANNOT_START: &str = "{\"error\":\"Cannot start action. Check logs for det
 const COMMAND_EXITED: &str = "{\"error\":\"command exited\"}\n";
 const NOT_A_DICTIONARY: &str = "{\"error\":\"The action did not return a dictionary or array.\"}\n";
 
-/// The executable the image's compiler builds from `source` for `main`, in a throwaway container.
-fn precompiled(source: &str, main: &str) -> Vec<u8> {
+/// `docker run -i <image> -compile <main>` with `source` on stdin: the status, stdout and stderr.
+fn compile_flag(source: &str, main: &str) -> (bool, Vec<u8>, String) {
     let mut child = Command::new("docker")
-        .args(["run", "--rm", "-i", "--label", "owl.test=actions-runtime", IMAGE, "sh", "-c"])
-        .arg("mkdir -p /tmp/s /tmp/b && cat >/tmp/s/exec && /opt/owl/compile \"$0\" /tmp/s /tmp/b >&2 && cat /tmp/b/exec")
-        .arg(main)
+        .args([
+            "run",
+            "--rm",
+            "-i",
+            "--label",
+            "owl.test=actions-runtime",
+            IMAGE,
+            "-compile",
+            main,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -54,12 +61,46 @@ fn precompiled(source: &str, main: &str) -> Vec<u8> {
         .write_all(source.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success() && out.stdout.starts_with(b"\x7fELF"),
-        "compile: {}",
-        String::from_utf8_lossy(&out.stderr)
+    (
+        out.status.success(),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The executable the image builds from `source` for `main` (`-compile`, in a throwaway container).
+fn precompiled(source: &str, main: &str) -> Vec<u8> {
+    let (ok, zipped, err) = compile_flag(source, main);
+    assert!(ok, "compile: {err}");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
+    let mut exec = archive.by_name("exec").unwrap();
+    assert_eq!(exec.unix_mode().map(|m| m & 0o777), Some(0o755));
+    let mut bytes = Vec::new();
+    exec.read_to_end(&mut bytes).unwrap();
+    assert!(bytes.starts_with(b"\x7fELF"));
+    bytes
+}
+
+#[test]
+fn the_compile_flag_makes_the_zip_of_a_precompiled_action_or_says_why_not() {
+    let (ok, zipped, _) = compile_flag(&hello_go("hello"), "hello");
+    assert!(ok);
+    let p = start();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&zipped);
+    assert_eq!(
+        init_binary_answer(&p, &b64, "main"),
+        (200, "{\"ok\":true}\n".into(), None)
     );
-    out.stdout
+    assert_eq!(
+        p.run(json!({"name": "Zip"})),
+        (200, json!({"main-hello": "Hello, Zip!"}))
+    );
+    let (ok, zipped, err) = compile_flag(
+        "package main\nfunc Main(a map[string]interface{}) map[string]interface{} {\n  return nope\n}\n",
+        "main",
+    );
+    assert!(!ok && zipped.is_empty());
+    assert!(err.contains("undefined: nope"), "{err}");
 }
 
 #[test]
