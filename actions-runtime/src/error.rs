@@ -1,7 +1,8 @@
 //! The proxy's error answers: a status and `{"error": "<message>"}`, as OpenWhisk's runtimes answer,
-//! in the shape of the runtime the container stands for (see [`Runtime`]): Node.js's Express server
-//! writes compact JSON; the actionloop proxy of the Python images (Go) escapes `<`, `>` and `&` and
-//! ends the body with a newline. The invoker records the body's length as the activation's `size`.
+//! in the shape of the proxy upstream runs for the container's runtime (see
+//! [`Flavor`]): the actionloop proxy (Go, in front of Python, PHP and Go) escapes `<`, `>` and `&`
+//! and ends the body with a newline; Node.js's Express server, Java's proxy, Ruby's Rack
+//! application and the dockerskeleton write compact JSON. The invoker records the body's length as the activation's `size`.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -33,15 +34,15 @@ pub const EXITED_DURING_INIT: &str = "The action did not initialize and exited u
 pub const EXITED_DURING_RUN: &str =
     "The action did not produce a valid response and exited unexpectedly.";
 pub const MEMORY_EXHAUSTED: &str = "The action exhausted its memory and was aborted.";
-/// The actionloop proxy (Python) when the action's code cannot be built (`OW_LOG_INIT_ERROR` set, as
+/// The actionloop proxy when the action's code cannot be built (`OW_LOG_INIT_ERROR` set, as
 /// in upstream's Python images: the details go to the log).
 pub const CANNOT_BUILD: &str =
     "The action failed to generate or locate a binary. See logs for details.";
-/// The actionloop proxy (Python) when the action's process does not start (details in the log).
+/// The actionloop proxy when the action's process does not start (details in the log).
 pub const CANNOT_START: &str = "Cannot start action. Check logs for details.";
 /// The actionloop proxy's log line when the process exits before acknowledging.
 pub const EXITED_ABRUPTLY: &str = "Command exited abruptly during initialization.";
-/// The actionloop proxy (Python) when the action's process exited during `/run`.
+/// The actionloop proxy when the action's process exited during `/run`.
 pub const COMMAND_EXITED: &str = "command exited";
 /// The actionloop proxy without `OW_WAIT_FOR_ACK` (PHP) when the process exits as it starts.
 pub const NOT_STARTED: &str = "cannot start action: command exited";

@@ -133,10 +133,7 @@ impl Launcher {
         if let Some(f) = file {
             vars.push(("OW_ACTION_FILE".into(), f.display().to_string()));
         }
-        vars.extend(
-            env.iter()
-                .map(|(k, v)| (k.clone(), crate::native::env_value(v))),
-        );
+        vars.extend(env_vars(env));
         let ooms = oom_kills();
         let mut launcher =
             Self::spawn_launcher(config, dir, vars).map_err(LoadFailure::Internal)?;
@@ -152,10 +149,7 @@ impl Launcher {
         dir: &Path,
         env: &Map<String, Value>,
     ) -> Result<Running, LoadFailure> {
-        let mut vars: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.clone(), crate::native::env_value(v)))
-            .collect();
+        let mut vars: Vec<(String, String)> = env_vars(env).collect();
         if config.wait_for_ack {
             vars.push(("__OW_WAIT_FOR_ACK".into(), "1".into()));
         }
@@ -300,7 +294,8 @@ impl Launcher {
         }
     }
 
-    /// From here on every line is tagged: a task reads the results and wakes their runs.
+    /// From here on a task reads the result lines and wakes their runs: by tag, or (untagged) the
+    /// oldest waiting.
     fn running(self) -> Running {
         let pending: Pending = Arc::new(std::sync::Mutex::new(Some(BTreeMap::new())));
         let mut results = self.results;
@@ -358,6 +353,12 @@ impl Launcher {
             child: Mutex::new(self.child),
         }
     }
+}
+
+/// The `/init` environment as process variables (strings as they are, anything else as JSON).
+fn env_vars(env: &Map<String, Value>) -> impl Iterator<Item = (String, String)> + '_ {
+    env.iter()
+        .map(|(k, v)| (k.clone(), crate::native::env_value(v)))
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -6,7 +6,7 @@
 //! - [`config`]: which runtime this container is (Node.js, Python, Java, PHP, Ruby, Go, actionloop,
 //!   native), whose words it speaks, and where things live.
 //! - [`server`]: the two routes, `POST /init` and `POST /run`, the container's lifecycle state, and
-//!   the building of the action's code (unpacking, compiling).
+//!   where the action's code is written or unpacked.
 //! - [`archive`]: decoding an action's code: source text, or a base64 zip unpacked safely.
 //! - [`build`]: an actionloop action's executable from its code: run as it is, or compiled (Go).
 //! - [`launcher`]: the long-lived process (a language launcher of ours, or an actionloop executable

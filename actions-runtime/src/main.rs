@@ -34,7 +34,7 @@ fn main() -> std::io::Result<()> {
     }
     actix_web::rt::System::new().block_on(async move {
         let listener = std::net::TcpListener::bind((config.bind.as_str(), config.port))?;
-        if std::env::args().any(|a| a == "--echo") {
+        if args.iter().any(|a| a == "--echo") {
             return owl_actions_runtime::server::serve_echo(listener)?.await;
         }
         owl_actions_runtime::server::serve(listener, config)?.await

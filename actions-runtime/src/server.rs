@@ -2,15 +2,16 @@
 //!
 //! | request | answers |
 //! |---|---|
-//! | `POST /init` | 200 `{"ok":true}`; 403 a second init, or no (or empty) code, or (Node.js) no `main`; 502 the action could not be built or loaded (the container then answers every run with that error) |
-//! | `POST /run` | 200 the result (a JSON object or array; `null` too, but for native actions); 403 a non-object argument, or (Node.js, native) before init; 500 (actionloop) before init; 502 a failed init, an action that threw, exited or did not return an object or array; 400 (actionloop) an action whose process exited |
+//! | `POST /init` | 200 `{"ok":true}` (Java: `OK`; Ruby: `{"OK":true}`); 403 a second init (Java: 502), or no (or, but for Java and Ruby, empty) code, or (Node.js) no `main` (Java: 502, Ruby: 500); 502 the action could not be built or loaded (Ruby: 500). After a failed init, Node.js and native containers answer every run with its error; the others accept `/init` again |
+//! | `POST /run` | 200 the result (a JSON object or array; `null` too, but for native actions); 403 a non-object argument, or (Node.js, native) before init; 500 (actionloop, Ruby) or 502 (Java) before init; 502 a failed init, an action that threw, exited or did not return an object or array; 400 (actionloop) an action whose process exited |
 //!
 //! The words and shapes are those of the proxy upstream runs for the language
 //! (`config::Flavor`): OpenWhisk's Node.js runtime (`core/nodejsActionBase`: `src/service.js`,
-//! `runner.js`); the actionloop proxy in front of its Python, PHP, Ruby and Go images
+//! `runner.js`); the actionloop proxy in front of its Python, PHP and Go images
 //! (`openwhisk-runtime-go`: `initHandler.go`, `runHandler.go`, `executor.go`, `compiler.go`, with
 //! `OW_LOG_INIT_ERROR` and `OW_WAIT_FOR_ACK` set as those images set them); the Java runtime's
-//! own proxy (`openwhisk-runtime-java` `core/java8`); and the dockerskeleton's Flask proxy for
+//! own proxy (`openwhisk-runtime-java` `core/java8`); the Rack application of the `ruby:2.5`
+//! image (`openwhisk-runtime-ruby` `core/ruby2.5Action`); and the dockerskeleton's Flask proxy for
 //! native actions (`actionproxy.py`). Where upstream's Node.js container dies with the action's
 //! process, the answer carries `owl_entity::container::DIED_HEADER` so the invoker records what
 //! upstream's records.
@@ -367,14 +368,15 @@ async fn load(
                 Some(f)
             }
             (_, Some(bytes)) => {
-                if !archive::is_zip(&bytes) && flavor == Flavor::Rack {
-                    return Err(ProxyError::new(500, NOT_A_BUNDLE));
-                }
                 if !archive::is_zip(&bytes) {
-                    return Err(failed(
-                        "There was an error uncompressing the action archive. The file type is unsupported"
-                            .into(),
-                    ));
+                    return Err(if flavor == Flavor::Rack {
+                        ProxyError::new(500, NOT_A_BUNDLE)
+                    } else {
+                        failed(
+                            "There was an error uncompressing the action archive. The file type is unsupported"
+                                .into(),
+                        )
+                    });
                 }
                 archive::unzip(&bytes, &dir).map_err(failed)?;
                 None

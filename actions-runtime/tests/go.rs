@@ -189,12 +189,7 @@ fn unicode_in_source_arguments_logs_and_result() {
                 \tdelimiter := args[\"delimiter\"].(string)\n\tstr := delimiter + \" ☃ \" + delimiter\n\
                 \tfmt.Println(str)\n\treturn map[string]interface{}{\"winter\": str}\n}\n";
     assert_eq!(p.init(code, "main", false).0, 200);
-    assert_eq!(
-        p.run(json!({"delimiter": "❄"})),
-        (200, json!({"winter": "❄ ☃ ❄"}))
-    );
-    let (out, _) = p.logs(1);
-    assert_eq!(out, format!("❄ ☃ ❄\n{SENTINEL}\n"));
+    assert_unicode_round_trip(&p);
 }
 
 #[test]

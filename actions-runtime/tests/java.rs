@@ -105,12 +105,7 @@ fn a_method_named_after_the_hash_echoes_and_logs_on_both_streams() {
 #[test]
 fn unicode_passes_in_parameters_logs_and_results() {
     let p = started("example.Hello#unicode");
-    assert_eq!(
-        p.run(json!({"delimiter": "❄"})),
-        (200, json!({"winter": "❄ ☃ ❄"}))
-    );
-    let (out, _) = p.logs(1);
-    assert_eq!(out, format!("❄ ☃ ❄\n{SENTINEL}\n"));
+    assert_unicode_round_trip(&p);
 }
 
 #[test]

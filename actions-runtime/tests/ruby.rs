@@ -82,12 +82,7 @@ fn unicode_reaches_the_action_its_result_and_its_log() {
     let p = start();
     let code = "def main(args)\n  str = args['delimiter'] + \" ☃ \" + args['delimiter']\n  print str + \"\\n\"\n  {\"winter\" => str}\nend";
     assert_eq!(p.init(code, "main", false).0, 200);
-    assert_eq!(
-        p.run(json!({"delimiter": "❄"})),
-        (200, json!({"winter": "❄ ☃ ❄"}))
-    );
-    let (out, _) = p.logs(1);
-    assert_eq!(out, format!("❄ ☃ ❄\n{SENTINEL}\n"));
+    assert_unicode_round_trip(&p);
 }
 
 #[test]

@@ -298,6 +298,17 @@ impl Drop for Proxy {
     }
 }
 
+/// Upstream's unicode case (its runtimes' `BasicActionRunnerTests`), for an initialized action that
+/// prints and answers `{"winter": "<d> ☃ <d>"}` for the `delimiter` `<d>` it is given.
+pub fn assert_unicode_round_trip(p: &Proxy) {
+    assert_eq!(
+        p.run(json!({"delimiter": "❄"})),
+        (200, json!({"winter": "❄ ☃ ❄"}))
+    );
+    let (out, _) = p.logs(1);
+    assert_eq!(out, format!("❄ ☃ ❄\n{SENTINEL}\n"));
+}
+
 /// A zip (stored, no compression) of the given files; `mode` 0o755 marks executables.
 pub fn zip(files: &[(&str, &str, u32)]) -> String {
     let bytes: Vec<(&str, &[u8], u32)> = files
