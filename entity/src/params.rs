@@ -4,7 +4,11 @@
 //! offered to the container at `/init` only, and `"encryption"` when the operator encrypts values.
 //!
 //! The list is kept in an insertion-ordered map, so that reading, merging and looking up a list
-//! of n entries costs O(n), not O(n²): a body may carry tens of thousands of annotations.
+//! of n entries costs O(n), not O(n²): a body may carry tens of thousands of annotations. The map is
+//! shared between copies until one of them changes it, so that copying an entity (out of the store's
+//! cache, on every read) costs nothing however long its lists.
+
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize, Serializer};
@@ -22,9 +26,9 @@ pub struct Param {
     pub encryption: Option<Value>,
 }
 
-/// Entries by key, in the order their keys first came.
+/// Entries by key, in the order their keys first came; copies share them until one changes.
 #[derive(Debug, Clone, Default)]
-pub struct Params(IndexMap<String, Param>);
+pub struct Params(Arc<IndexMap<String, Param>>);
 
 /// Equal when the same entries come in the same order (as the lists they stand for).
 impl PartialEq for Params {
@@ -39,16 +43,63 @@ impl Serialize for Params {
     }
 }
 
+/// A stored list, read entry by entry straight from its text (no intermediate JSON tree). `null`
+/// reads as absent, as in [`Params::from_json`].
 impl<'de> Deserialize<'de> for Params {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        Params::from_json(&v).map_err(serde::de::Error::custom)
+        #[derive(Deserialize)]
+        struct Entry {
+            key: String,
+            #[serde(default)]
+            value: Value,
+            #[serde(default)]
+            init: Option<bool>,
+            #[serde(default)]
+            encryption: Option<Value>,
+        }
+
+        struct Entries;
+
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Params;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of {key, value} entries")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Params, A::Error> {
+                let mut out = Params::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(e) = seq.next_element::<Entry>()? {
+                    out.insert(Param {
+                        key: e.key,
+                        value: e.value,
+                        init: e.init.unwrap_or(false),
+                        encryption: e.encryption,
+                    });
+                }
+                Ok(out)
+            }
+        }
+
+        d.deserialize_seq(Entries)
     }
 }
 
 impl Params {
     pub fn new() -> Self {
-        Params(IndexMap::new())
+        Params::default()
+    }
+
+    fn with_capacity(n: usize) -> Self {
+        Params(Arc::new(IndexMap::with_capacity(n)))
+    }
+
+    /// The entries to change, copied first if another `Params` shares them.
+    fn entries_mut(&mut self) -> &mut IndexMap<String, Param> {
+        Arc::make_mut(&mut self.0)
     }
 
     /// Reads a list as a PUT body carries it, refusing anything that is not an array of `{key, value}`.
@@ -57,7 +108,7 @@ impl Params {
         let Value::Array(items) = v else {
             return Err(malformed());
         };
-        let mut out = Params(IndexMap::with_capacity(items.len()));
+        let mut out = Params::with_capacity(items.len());
         for item in items {
             let Value::Object(o) = item else {
                 return Err(EntityError::malformed("invalid parameter"));
@@ -93,7 +144,7 @@ impl Params {
 
     fn insert(&mut self, param: Param) {
         // An existing key keeps its place and takes the new entry.
-        self.0.insert(param.key.clone(), param);
+        self.entries_mut().insert(param.key.clone(), param);
     }
 
     pub fn set(&mut self, key: impl Into<String>, value: Value) {
@@ -131,17 +182,42 @@ impl Params {
     }
 
     pub fn remove(&mut self, key: &str) {
-        self.0.shift_remove(key);
+        if self.contains(key) {
+            self.entries_mut().shift_remove(key);
+        }
+    }
+
+    /// Removes every entry whose key is among `keys`, the others keeping their order, in one pass.
+    pub fn remove_all(&mut self, keys: &[String]) {
+        if keys.iter().any(|k| self.contains(k)) {
+            let keys: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+            self.entries_mut().retain(|k, _| !keys.contains(k.as_str()));
+        }
     }
 
     /// `self` overridden by `other`, key by key (OpenWhisk's `++`).
     pub fn merged(&self, other: &Params) -> Params {
         let mut out = self.clone();
-        out.0.reserve(other.0.len());
-        for p in other.0.values() {
-            out.insert(p.clone());
-        }
+        out.merge(other.clone());
         out
+    }
+
+    /// [`Params::merged`] in place, taking `other`'s entries without copying them.
+    pub fn merge(&mut self, other: Params) {
+        if self.0.is_empty() {
+            *self = other;
+            return;
+        }
+        let entries = self.entries_mut();
+        entries.reserve(other.0.len());
+        match Arc::try_unwrap(other.0) {
+            Ok(theirs) => theirs.into_values().for_each(|p| {
+                entries.insert(p.key.clone(), p);
+            }),
+            Err(shared) => shared.values().for_each(|p| {
+                entries.insert(p.key.clone(), p.clone());
+            }),
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Param> {
@@ -231,5 +307,74 @@ mod tests {
             a.merged(&b).to_object(),
             json!({"x":1,"y":3,"z":4}).as_object().unwrap().clone()
         );
+    }
+
+    #[test]
+    fn merging_in_place_keeps_the_first_order_and_leaves_a_shared_copy_alone() {
+        let a = Params::from_pairs([("x", json!(1)), ("y", json!(2))]);
+        let mut m = a.clone();
+        m.merge(Params::from_pairs([("z", json!(4)), ("x", json!(5))]));
+        assert_eq!(
+            serde_json::to_value(&m).unwrap(),
+            json!([{"key":"x","value":5},{"key":"y","value":2},{"key":"z","value":4}])
+        );
+        assert_eq!(
+            a.to_object(),
+            json!({"x":1,"y":2}).as_object().unwrap().clone()
+        );
+    }
+
+    #[test]
+    fn merging_into_an_empty_list_shares_the_other() {
+        let b = Params::from_pairs([("y", json!(3))]);
+        let mut m = Params::new();
+        m.merge(b.clone());
+        assert!(Arc::ptr_eq(&m.0, &b.0));
+        m.set("z", json!(1));
+        assert_eq!(
+            b.len(),
+            1,
+            "a change to the merged list leaves its source alone"
+        );
+    }
+
+    #[test]
+    fn removing_many_keys_keeps_the_rest_in_order_and_ignores_absent_ones() {
+        let mut p = Params::from_pairs((0..6).map(|i| (format!("k{i}"), json!(i))));
+        let untouched = p.clone();
+        p.remove_all(&["k1".into(), "k4".into(), "nope".into()]);
+        let keys: Vec<_> = p.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["k0", "k2", "k3", "k5"]);
+        assert_eq!(untouched.len(), 6);
+        let mut q = untouched.clone();
+        q.remove_all(&["absent".into()]);
+        assert!(
+            Arc::ptr_eq(&q.0, &untouched.0),
+            "nothing removed, nothing copied"
+        );
+    }
+
+    #[test]
+    fn a_stored_list_reads_back_as_it_was_written() {
+        let p = Params::from_json(&json!([
+            {"key": "a", "value": 1, "init": true},
+            {"key": "b", "value": {"n": [1, 2.5, -0]}},
+            {"key": "c", "value": "s", "encryption": "aes-256"},
+            {"key": "d"}
+        ]))
+        .unwrap();
+        let text = serde_json::to_string(&p).unwrap();
+        let back: Params = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, p);
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        for bad in [
+            "{}",
+            "[1]",
+            r#"[{"value": 1}]"#,
+            r#"[{"key": 1}]"#,
+            r#"[{"key": "a", "init": 3}]"#,
+        ] {
+            assert!(serde_json::from_str::<Params>(bad).is_err(), "{bad}");
+        }
     }
 }
