@@ -280,7 +280,7 @@ impl Store for SqliteStore {
 
     async fn put_entity(&self, entity: &Entity, rev: Option<&Rev>) -> Result<Rev> {
         let keys = EntityKeys::of(entity);
-        let doc = entity.to_document().to_string();
+        let doc = entity.to_document_text();
         let rev = rev.cloned();
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
