@@ -116,7 +116,11 @@ pub async fn get(
     .await?;
     let code = ctx.req.bool_param("code", true)?;
     let action = resolve_action(ctx, ns, pkg, name).await?;
-    Reply::ok(action.to_json(code))
+    if code {
+        Ok(Reply::entity(&action))
+    } else {
+        Reply::ok(action.to_json(false))
+    }
 }
 
 /// PUT and DELETE of a packaged action need the package, and refuse bindings.
@@ -164,11 +168,11 @@ pub async fn put(
     match entities::existing_for_put::<Action>(ctx.state, &target, overwrite).await? {
         None => {
             let action = content.create(&target, &cfg.manifest, &cfg.bounds, now)?;
-            entities::save(ctx.state, action, None, |a| a.to_json(true)).await
+            entities::save(ctx.state, action, None).await
         }
         Some(old) => {
-            let action = content.update(&old.value, &cfg.manifest, now)?;
-            entities::save(ctx.state, action, Some(&old.rev), |a| a.to_json(true)).await
+            let action = content.update(old.value, &cfg.manifest, now)?;
+            entities::save(ctx.state, action, Some(&old.rev)).await
         }
     }
 }
@@ -190,7 +194,7 @@ pub async fn delete(
     .await?;
     writable_package(ctx, ns, pkg).await?;
     let stored = entities::fetch::<Action>(ctx.state, &fqn(ns, pkg, name)).await?;
-    entities::remove(ctx.state, stored, |a| a.to_json(true)).await
+    entities::remove(ctx.state, stored, Reply::entity).await
 }
 
 pub async fn invoke(

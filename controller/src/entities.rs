@@ -4,6 +4,7 @@
 use owl_entity::entity::Kind;
 use owl_entity::name::FullyQualifiedName;
 use owl_store::{EntityQuery, Rev, Scope, Stored};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::AppState;
@@ -43,28 +44,27 @@ pub async fn existing_for_put<T: Kind>(
     }
 }
 
-/// Writes `value` over revision `rev` (none: create) and answers it with `render`.
-pub async fn save<T: Kind>(
+/// Writes `value` over revision `rev` (none: create) and answers it.
+pub async fn save<T: Kind + Serialize>(
     state: &AppState,
     value: T,
     rev: Option<&Rev>,
-    render: impl Fn(&T) -> Value,
 ) -> ApiResult<Reply> {
-    let body = render(&value);
+    let body = Reply::entity(&value);
     state.store.put_entity(&value.into_entity(), rev).await?;
-    Reply::ok(body)
+    Ok(body)
 }
 
 /// Deletes what was read and answers it with `render` (the reference server answers the entity).
 pub async fn remove<T: Kind>(
     state: &AppState,
     stored: Stored<T>,
-    render: impl Fn(&T) -> Value,
+    render: impl Fn(&T) -> Reply,
 ) -> ApiResult<Reply> {
     let body = render(&stored.value);
-    let id = stored.value.clone().into_entity().fqn().doc_id();
+    let id = stored.value.into_entity().fqn().doc_id();
     state.store.delete_entity(&id, &stored.rev).await?;
-    Reply::ok(body)
+    Ok(body)
 }
 
 /// A list (or count) of one kind in a scope, each item shown by `summary`.

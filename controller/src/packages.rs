@@ -103,20 +103,14 @@ pub async fn put(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult
             if let Some(b) = &content.binding {
                 check_binding(ctx, b).await?;
             }
-            entities::save(
-                ctx.state,
-                content.create(&this, now),
-                None,
-                Package::to_json,
-            )
-            .await
+            entities::save(ctx.state, content.create(&this, now), None).await
         }
         Some(old) => {
             let updated = content.update(&old.value, now)?;
             if let Some(b) = &content.binding {
                 check_binding(ctx, b).await?;
             }
-            entities::save(ctx.state, updated, Some(&old.rev), Package::to_json).await
+            entities::save(ctx.state, updated, Some(&old.rev)).await
         }
     }
 }
@@ -144,5 +138,5 @@ pub async fn delete(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiRes
             }
         }
     }
-    entities::remove(ctx.state, stored, Package::to_json).await
+    entities::remove(ctx.state, stored, Reply::entity).await
 }

@@ -208,5 +208,11 @@ pub async fn delete(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiRes
         t.unlink_rule(&rule_id)
     })
     .await?;
-    entities::remove(ctx.state, stored, |r| r.with_status(RuleStatus::Inactive)).await
+    entities::remove(ctx.state, stored, |r| {
+        Reply::Json(
+            actix_web::http::StatusCode::OK,
+            r.with_status(RuleStatus::Inactive),
+        )
+    })
+    .await
 }

@@ -205,6 +205,9 @@ fn respond(outcome: Result<Reply, ApiError>, tid: &TransactionId) -> HttpRespons
         Ok(Reply::Json(status, v)) => HttpResponse::build(status)
             .content_type("application/json")
             .body(v.to_string()),
+        Ok(Reply::JsonText(status, text)) => HttpResponse::build(status)
+            .content_type("application/json")
+            .body(text),
         Ok(Reply::Text(status, t)) => HttpResponse::build(status)
             .content_type("text/plain; charset=UTF-8")
             .body(t),

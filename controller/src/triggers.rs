@@ -57,18 +57,10 @@ pub async fn put(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiResult
     let this = FullyQualifiedName::in_namespace(ns, name);
     let overwrite = ctx.req.bool_param("overwrite", false)?;
     match entities::existing_for_put::<Trigger>(ctx.state, &this, overwrite).await? {
-        None => {
-            entities::save(
-                ctx.state,
-                content.create(&this, now_millis())?,
-                None,
-                Trigger::to_json,
-            )
-            .await
-        }
+        None => entities::save(ctx.state, content.create(&this, now_millis())?, None).await,
         Some(old) => {
             let t = content.update(&old.value, now_millis());
-            entities::save(ctx.state, t, Some(&old.rev), Trigger::to_json).await
+            entities::save(ctx.state, t, Some(&old.rev)).await
         }
     }
 }
@@ -77,7 +69,7 @@ pub async fn delete(ctx: &Ctx<'_>, ns: &EntityName, name: &EntityName) -> ApiRes
     entitlement::require_owner(ctx.identity, ns, Some(name.as_str()))?;
     let stored =
         entities::fetch::<Trigger>(ctx.state, &FullyQualifiedName::in_namespace(ns, name)).await?;
-    let reply = entities::remove(ctx.state, stored, Trigger::to_json).await?;
+    let reply = entities::remove(ctx.state, stored, Reply::entity).await?;
     // Made with a feed annotation or not, a schedule must not outlive its trigger (nor fire a new
     // trigger of the same name).
     crate::alarms::trigger_deleted(ctx.state, ns.as_str(), name.as_str()).await;

@@ -153,7 +153,7 @@ impl ActionPut {
 
     /// A new action from this body.
     pub fn create(
-        &self,
+        self,
         fqn: &FullyQualifiedName,
         manifest: &Manifest,
         bounds: &LimitBounds,
@@ -161,7 +161,6 @@ impl ActionPut {
     ) -> Result<Action, EntityError> {
         let exec = self
             .exec
-            .clone()
             .ok_or_else(|| EntityError::bad_request("exec undefined"))?;
         Self::deprecated_check(&exec, manifest)?;
         let limits = match &self.limits {
@@ -170,9 +169,9 @@ impl ActionPut {
         };
         let parameters = match &exec {
             Exec::Sequence { components } => sequence_parameters(components),
-            _ => self.common.parameters.clone().unwrap_or_default(),
+            _ => self.common.parameters.unwrap_or_default(),
         };
-        let mut annotations = self.common.annotations.clone().unwrap_or_default();
+        let mut annotations = self.common.annotations.unwrap_or_default();
         if !annotations.contains(PROVIDE_API_KEY_ANNOTATION) {
             annotations.set(PROVIDE_API_KEY_ANNOTATION, Value::Bool(false));
         }
@@ -192,9 +191,10 @@ impl ActionPut {
 
     /// The action `old` updated by this body: exec and parameters replaced when given, limits merged
     /// field by field, annotations merged (less `delAnnotations`), version bumped unless given.
+    /// Both are consumed: their lists move into the new action, none is copied.
     pub fn update(
-        &self,
-        old: &Action,
+        self,
+        old: Action,
         manifest: &Manifest,
         now: EpochMillis,
     ) -> Result<Action, EntityError> {
@@ -206,31 +206,29 @@ impl ActionPut {
             Some(l) => old.limits.with(l),
             None => old.limits,
         };
+        let version = self.common.next_version(old.version);
+        let publish = self.common.next_publish(old.publish);
         // Sequence parameters are the component list; they never leak into a non-sequence action.
         let parameters = match (&self.exec, &old.exec) {
             (Some(Exec::Sequence { components }), _) => sequence_parameters(components),
-            (Some(_), Exec::Sequence { .. }) => self.common.parameters.clone().unwrap_or_default(),
-            (None, Exec::Sequence { .. }) => old.parameters.clone(),
-            _ => self
-                .common
-                .parameters
-                .clone()
-                .unwrap_or_else(|| old.parameters.clone()),
+            (Some(_), Exec::Sequence { .. }) => self.common.parameters.unwrap_or_default(),
+            (None, Exec::Sequence { .. }) => old.parameters,
+            _ => self.common.parameters.unwrap_or(old.parameters),
         };
-        let exec = self.exec.clone().unwrap_or_else(|| old.exec.clone());
-        let mut annotations = old.annotations.clone();
-        for k in self.del_annotations.iter().flatten() {
-            annotations.remove(k);
+        let exec = self.exec.unwrap_or(old.exec);
+        let mut annotations = old.annotations;
+        if let Some(keys) = &self.del_annotations {
+            annotations.remove_all(keys);
         }
-        if let Some(a) = &self.common.annotations {
-            annotations = annotations.merged(a);
+        if let Some(a) = self.common.annotations {
+            annotations.merge(a);
         }
         annotations.set(EXEC_ANNOTATION, Value::String(exec.kind().into()));
         Ok(Action {
-            namespace: old.namespace.clone(),
-            name: old.name.clone(),
-            version: self.common.next_version(old.version),
-            publish: self.common.next_publish(old.publish),
+            namespace: old.namespace,
+            name: old.name,
+            version,
+            publish,
             exec,
             parameters,
             limits,
@@ -308,7 +306,7 @@ mod tests {
             "delAnnotations": ["x"],
             "limits": {"timeout": 1000}
         }))
-        .update(&old, &Manifest::builtin(), 9)
+        .update(old, &Manifest::builtin(), 9)
         .unwrap();
         assert_eq!(
             serde_json::to_value(&new.parameters).unwrap(),
@@ -327,9 +325,7 @@ mod tests {
     fn updates_never_add_the_api_key_annotation() {
         let mut old = created();
         old.annotations.remove(PROVIDE_API_KEY_ANNOTATION);
-        let new = put(json!({}))
-            .update(&old, &Manifest::builtin(), 1)
-            .unwrap();
+        let new = put(json!({})).update(old, &Manifest::builtin(), 1).unwrap();
         assert!(!new.annotations.contains(PROVIDE_API_KEY_ANNOTATION));
     }
 
@@ -343,7 +339,7 @@ mod tests {
             json!([{"key": "_actions", "value": ["/guest/a", "/guest/b"]}])
         );
         let plain = put(json!({"exec": {"kind": "nodejs:20", "code": "x"}}))
-            .update(&seq, &Manifest::builtin(), 0)
+            .update(seq, &Manifest::builtin(), 0)
             .unwrap();
         assert!(plain.parameters.is_empty());
     }
