@@ -7,7 +7,11 @@ throttles lifted), warms a no-op Node.js action, then for S seconds (at most 600
 every 10 s: a probe's latency (one blocking invoke on a connection of its own every 100 ms:
 p50/p99/max in the window), Owl's RSS and its open file descriptors. At the end it prints wrk's
 figures over the whole run: requests, rate, p50, p99, p99.9, max and non-2xx answers.
-Figures only, no assertions. Usage: bench/soak.py [--seconds S] [--clients C]
+With --close every request comes on a new connection (`Connection: close`), as from clients that
+do not keep connections alive. It also prints what the kernel counted meanwhile (listen queue
+overflows, SYN retransmits, TCP timeouts): a request held for a second or more with Owl idle is a
+lost packet waiting for TCP's retransmit timer, and these counters tell one from the other.
+Figures only, no assertions. Usage: bench/soak.py [--seconds S] [--clients C] [--close]
 """
 import argparse
 import os
@@ -25,13 +29,33 @@ wrk.method = "POST"
 wrk.body = "{}"
 wrk.headers["Authorization"] = "%s"
 wrk.headers["Content-Type"] = "application/json"
+%s
 wrk.path = "/api/v1/namespaces/_/actions/soak?blocking=true&result=true"
 done = function(summary, latency, requests)
-  io.write(string.format("SOAK requests=%%d errors=%%d non2xx=%%d p50=%%d p99=%%d p999=%%d max=%%d\\n",
+  io.write(string.format("SOAK requests=%%d errors=%%d non2xx=%%d p50=%%d p99=%%d p999=%%d p9999=%%d max=%%d\\n",
     summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
+    summary.errors.status, latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
+    latency:percentile(99.99), latency.max))
 end
-""" % base.AUTH
+"""
+
+# The kernel's TCP counters worth a look after a soak (/proc/net/netstat and /proc/net/snmp).
+TCP_COUNTERS = ["ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPTimeouts", "RetransSegs", "TCPAbortOnData",
+                "TCPTimeWaitOverflow"]
+
+
+def tcp_counters():
+    found = {}
+    for path in ("/proc/net/netstat", "/proc/net/snmp"):
+        try:
+            lines = open(path).read().splitlines()
+        except OSError:
+            continue
+        for names, values in zip(lines[::2], lines[1::2]):
+            for k, v in zip(names.split()[1:], values.split()[1:]):
+                if k in TCP_COUNTERS:
+                    found[k] = int(v)
+    return found
 
 
 def open_fds(pid):
@@ -45,6 +69,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=180)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--close", action="store_true", help="a new connection for every request")
     a = ap.parse_args()
     seconds = max(10, min(a.seconds, 600))
     data = tempfile.mkdtemp(prefix="owl-soak-")
@@ -63,11 +88,12 @@ def main():
             base.invoke(conn, "soak")
         idle_rss, idle_fds = base.rss_mib(owl.pid), open_fds(owl.pid)
         print(f"owl standalone (release) pid {owl.pid}; {seconds} s of blocking invokes from {a.clients} wrk "
-              f"connections; load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+              f"{'clients, a new connection per request' if a.close else 'connections'}; load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"  idle: RSS {idle_rss:.1f} MiB, {idle_fds} open fds")
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-            f.write(WRK_SCRIPT)
+            f.write(WRK_SCRIPT % (base.AUTH, 'wrk.headers["Connection"] = "close"' if a.close else ""))
             script = f.name
+        tcp_before = tcp_counters()
         wrk = subprocess.Popen(["wrk", "-t", "2", "-c", str(a.clients), "-d", f"{seconds}s", "--timeout", "70s",
                                 "-s", script, f"http://127.0.0.1:{port}"], stdout=subprocess.PIPE, text=True)
         window, lock = [], threading.Lock()
@@ -103,8 +129,11 @@ def main():
         f = dict(kv.split("=") for kv in line.split()[1:])
         us = lambda k: f"{int(f[k]) / 1000:.2f} ms"  # noqa: E731
         print(f"  whole run (wrk): {int(f['requests'])} requests, {int(f['requests']) / seconds:.0f}/s, "
-              f"p50 {us('p50')}, p99 {us('p99')}, p99.9 {us('p999')}, max {us('max')}; "
+              f"p50 {us('p50')}, p99 {us('p99')}, p99.9 {us('p999')}, p99.99 {us('p9999')}, max {us('max')}; "
               f"{f['non2xx']} non-2xx, {f['errors']} socket errors")
+        tcp_after = tcp_counters()
+        print("  TCP meanwhile (whole machine): " + ", ".join(
+            f"{k} {tcp_after[k] - tcp_before.get(k, 0)}" for k in TCP_COUNTERS if k in tcp_after))
         time.sleep(5)
         print(f"  5 s after: RSS {base.rss_mib(owl.pid):.1f} MiB, {open_fds(owl.pid)} open fds")
     finally:
