@@ -103,6 +103,27 @@ impl Docker {
         })
     }
 
+    /// A client of an engine that is not there: every call fails at once. For tests of what
+    /// decides without calling the engine (the pool's choices).
+    #[cfg(test)]
+    pub fn unreachable() -> Docker {
+        // A file that is not a socket: the client is made, and every connection refused.
+        let path = std::env::temp_dir().join("owl-test-not-a-docker-socket");
+        std::fs::write(&path, b"").expect("a file in the temporary directory");
+        let client = bollard::Docker::connect_with_unix(
+            path.to_str().expect("a UTF-8 path"),
+            1,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .expect("a client is made without connecting");
+        Docker {
+            client,
+            owner: "test".into(),
+            reach: Reach::default(),
+            counter: Default::default(),
+        }
+    }
+
     /// The address of the host on Docker's default `bridge` network (its gateway, such as
     /// 172.17.0.1): where containers reach services of this machine. The network's IPAM names it,
     /// or, when it does not (a default bridge made without `--bip`), Docker's default IPAM gave the

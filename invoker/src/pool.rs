@@ -14,8 +14,20 @@
 //! above 1; if it is still initializing, the activation waits for that `/init` and shares its
 //! outcome); an idle one of the same namespace, action and revision (resumed if paused); a prewarm of
 //! the same kind and memory (replaced at once); a cold start if the memory budget allows; else the
-//! least recently used idle container is removed to make room; else the request waits until memory
-//! frees up.
+//! least recently used idle container is removed to make room; else, every container being busy,
+//! the activation queues for the next of its own action's containers to be released, or, when its
+//! action has none, waits for memory.
+//!
+//! A cold start is also weighed against the starts under way: with as many as the machine has
+//! cores, an activation of an action with a container starting or busy queues for it instead
+//! (starts share the CPU: twelve at once on two cores took 1.5 to 3.8 s each, where two take half
+//! a second and then serve the others in turn).
+//!
+//! Waiting is first come, first served: a queue is kept in order of arrival (an activation that
+//! queues again after giving up keeps its place), and a container released while an activation of
+//! another action has waited for memory since before the first in its own queue is removed to make
+//! room for that one. Otherwise, under a load that keeps a queue from ever emptying, whoever waits
+//! outside it would wait for as long as the load lasts.
 //!
 //! Before starting a container for an action whose containers are all busy, while the pool has at
 //! least as many busy containers as the machine has cores (fewer would leave cores idle), the pool
@@ -27,7 +39,7 @@
 //! instead of paying cold starts (and their CPU) to gain nothing; OpenWhisk starts a container for
 //! each activation that finds all busy.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -233,8 +245,14 @@ struct Inner {
     /// Cold starts under way, by the action they are for: an activation of an action whose
     /// concurrency is above 1 waits for such a container rather than starting one more.
     starting: HashMap<WarmKey, usize>,
-    /// Activations queued for the next busy container of their action to be released.
-    queued: HashMap<WarmKey, VecDeque<oneshot::Sender<Arc<Container>>>>,
+    /// Activations queued for the next busy container of their action to be released, in the order
+    /// they arrived.
+    queued: HashMap<WarmKey, VecDeque<Queued>>,
+    /// Activations waiting for memory that no container of their own action will hand them, by
+    /// when they arrived (and a number that tells two apart): the first of them is owed the memory
+    /// of the next container released, before any activation that arrived after it.
+    short_of_memory: BTreeSet<(Instant, u64)>,
+    tickets: u64,
     /// How long an activation keeps a container of each action (moving average, ms), and when one
     /// last gave a container back.
     occupancy: HashMap<WarmKey, (f64, Instant)>,
@@ -255,6 +273,27 @@ impl Inner {
     }
 }
 
+/// An activation queued for a container of its action.
+struct Queued {
+    arrived: Instant,
+    tx: oneshot::Sender<Arc<Container>>,
+}
+
+/// An activation's place among those short of memory, given up when its `acquire` ends (or is
+/// dropped).
+struct Ticket<'a> {
+    pool: &'a Pool,
+    place: Option<(Instant, u64)>,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if let Some(place) = self.place.take() {
+            self.pool.lock().short_of_memory.remove(&place);
+        }
+    }
+}
+
 enum Decision {
     Warm(Arc<Container>, bool),
     Joined(Arc<Container>),
@@ -263,7 +302,10 @@ enum Decision {
     Prewarm(Arc<Container>),
     Cold,
     Evict(Arc<Container>),
+    /// For a container of the action being started (concurrency above 1).
     Wait,
+    /// For memory: every container is busy, none with this action.
+    WaitMemory,
 }
 
 impl Pool {
@@ -322,12 +364,17 @@ impl Pool {
                 want.memory_mb, self.config.user_memory_mb
             )));
         }
+        let arrived = Instant::now();
+        let mut ticket = Ticket {
+            pool: self,
+            place: None,
+        };
         let mut may_queue = true;
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let decision = self.decide(want, may_queue);
+            let decision = self.decide(want, may_queue, arrived, &mut ticket.place);
             match decision {
                 Decision::Warm(c, paused) => {
                     if paused && self.docker.unpause(&c.id).await.is_err() {
@@ -406,13 +453,25 @@ impl Pool {
                     let docker = self.docker.clone();
                     tokio::spawn(async move { docker.remove(&victim.id).await });
                 }
-                Decision::Wait => notified.await,
+                Decision::Wait | Decision::WaitMemory => notified.await,
             }
         }
     }
 
-    fn decide(&self, want: &Want, may_queue: bool) -> Decision {
+    /// What `want`, which arrived at `arrived`, does next. `place` is its place among those short
+    /// of memory: taken when it must wait for memory, given up on any other decision (both under
+    /// the pool's lock, so that `release` never sees a stale place).
+    fn decide(
+        &self,
+        want: &Want,
+        may_queue: bool,
+        arrived: Instant,
+        place: &mut Option<(Instant, u64)>,
+    ) -> Decision {
         let mut inner = self.lock();
+        if let Some(p) = place.take() {
+            inner.short_of_memory.remove(&p);
+        }
         let with_room = inner.entries.values_mut().find(|e| {
             e.key.as_ref() == Some(&want.key)
                 && matches!(e.state, State::Busy { active } if active < e.max_active)
@@ -443,7 +502,7 @@ impl Pool {
         }
         if may_queue
             && want.concurrency <= 1
-            && let Some(rx) = Self::queue_if_sooner(&mut inner, want, self.cores)
+            && let Some(rx) = Self::queue_if_sooner(&mut inner, want, arrived, self.cores)
         {
             return rx;
         }
@@ -464,6 +523,24 @@ impl Pool {
                 return Decision::Prewarm(e.container.clone());
             }
         }
+        // As many cold starts under way (started, or initializing) as cores: one more would only
+        // slow them all (they share the CPU, and a start is mostly CPU), where a container of the action being started or
+        // running will be free sooner. The burst that meets a fresh action then waits for its
+        // first containers instead of starting one each (at 12 at once on 2 cores, each start
+        // took 1.5 to 3.8 s).
+        let starting = inner.starting.values().sum::<usize>()
+            + inner
+                .entries
+                .values()
+                .filter(|e| {
+                    matches!(e.state, State::Busy { .. })
+                        && e.container.init_state() == Init::Pending
+                })
+                .count();
+        if want.concurrency <= 1 && starting >= self.cores && Self::has_own(&inner, &want.key) {
+            let budget = Duration::from_secs_f64(inner.cold_ms / 1e3);
+            return Decision::Queue(Self::enqueue(&mut inner, &want.key, arrived), budget);
+        }
         if inner.used_mb + want.memory_mb <= self.config.user_memory_mb {
             tracing::debug!(action = %want.key.action, queued_first = !may_queue, "cold start");
             inner.used_mb += want.memory_mb;
@@ -483,7 +560,42 @@ impl Pool {
             inner.used_mb -= e.container.memory_mb;
             return Decision::Evict(e.container);
         }
-        Decision::Wait
+        // Every container is busy. One of this action's, when it has any, is the next thing to
+        // free up for it: wait for it in the queue, in order of arrival, not behind activations
+        // that arrived later (waiting for any change instead, it would lose each container to the
+        // queue, for as long as the queue never empties).
+        if want.concurrency <= 1 && Self::has_own(&inner, &want.key) {
+            let budget = Duration::from_secs_f64(inner.cold_ms / 1e3);
+            return Decision::Queue(Self::enqueue(&mut inner, &want.key, arrived), budget);
+        }
+        inner.tickets += 1;
+        let p = (arrived, inner.tickets);
+        inner.short_of_memory.insert(p);
+        *place = Some(p);
+        Decision::WaitMemory
+    }
+
+    /// Does the action have a container being started or busy: one that will be released?
+    fn has_own(inner: &Inner, key: &WarmKey) -> bool {
+        inner.starting.contains_key(key)
+            || inner
+                .entries
+                .values()
+                .any(|e| e.key.as_ref() == Some(key) && matches!(e.state, State::Busy { .. }))
+    }
+
+    /// Queues an activation that arrived at `arrived` for the next container of `key` released,
+    /// behind those that arrived before it.
+    fn enqueue(
+        inner: &mut Inner,
+        key: &WarmKey,
+        arrived: Instant,
+    ) -> oneshot::Receiver<Arc<Container>> {
+        let (tx, rx) = oneshot::channel();
+        let q = inner.queued.entry(key.clone()).or_default();
+        let at = q.partition_point(|w| w.arrived <= arrived);
+        q.insert(at, Queued { arrived, tx });
+        rx
     }
 
     /// Has a container of the action come back since `t`?
@@ -496,7 +608,12 @@ impl Pool {
 
     /// Queues the activation for a busy container of its action when the queue ahead of it should
     /// drain sooner than a container would start.
-    fn queue_if_sooner(inner: &mut Inner, want: &Want, cores: usize) -> Option<Decision> {
+    fn queue_if_sooner(
+        inner: &mut Inner,
+        want: &Want,
+        arrived: Instant,
+        cores: usize,
+    ) -> Option<Decision> {
         let (occupancy, _) = *inner.occupancy.get(&want.key)?;
         let starting: usize = inner.starting.values().sum();
         let (mut busy, mut busy_here) = (starting, 0);
@@ -515,62 +632,76 @@ impl Pool {
         // start is what either costs the machine.
         let start_ms = inner.cold_ms;
         let ahead = inner.queued.get_mut(&want.key).map_or(0, |q| {
-            q.retain(|tx| !tx.is_closed());
+            q.retain(|w| !w.tx.is_closed());
             q.len()
         });
         let wait_ms = occupancy * (ahead + 1) as f64 / busy_here as f64;
         if wait_ms >= start_ms {
             return None;
         }
-        let (tx, rx) = oneshot::channel();
-        inner
-            .queued
-            .entry(want.key.clone())
-            .or_default()
-            .push_back(tx);
+        let rx = Self::enqueue(inner, &want.key, arrived);
         Some(Decision::Queue(rx, Duration::from_secs_f64(start_ms / 1e3)))
     }
 
     /// Gives a container back: warm for its action when `keep` (idle once its last activation is
     /// done), else removed, with whatever else runs in it.
     pub fn release(&self, c: &Arc<Container>, keep: bool) {
-        if keep {
-            let mut inner = self.lock();
-            let Inner {
-                entries,
-                queued,
-                occupancy,
-                ..
-            } = &mut *inner;
-            if let Some(e) = entries.get_mut(&c.id)
-                && let State::Busy { active } = e.state
+        if !keep {
+            self.discard(c);
+            return;
+        }
+        let mut inner = self.lock();
+        let Inner {
+            entries,
+            queued,
+            occupancy,
+            short_of_memory,
+            ..
+        } = &mut *inner;
+        // The container is removed to free its memory for an activation of another action.
+        let mut make_room = false;
+        if let Some(e) = entries.get_mut(&c.id)
+            && let State::Busy { active } = e.state
+        {
+            if e.max_active == 1
+                && let Some(key) = &e.key
             {
-                if e.max_active == 1
-                    && let Some(key) = &e.key
-                {
-                    if occupancy.len() > 10_000 {
-                        occupancy.clear();
-                    }
-                    let now = Instant::now();
-                    if let Some(taken) = e.taken_warm {
-                        let ms = now.duration_since(taken).as_secs_f64() * 1e3;
-                        let (avg, last) = occupancy.entry(key.clone()).or_insert((ms, now));
-                        *avg = ewma(*avg, ms);
-                        *last = now;
-                    } else if let Some((_, last)) = occupancy.get_mut(key) {
-                        *last = now;
-                    }
-                    // Straight to the first activation queued for it, if one still waits.
-                    if let Some(queue) = queued.get_mut(key) {
-                        while let Some(tx) = queue.pop_front() {
-                            if tx.send(c.clone()).is_ok() {
-                                e.taken_warm = Some(Instant::now());
-                                return;
-                            }
+                if occupancy.len() > 10_000 {
+                    occupancy.clear();
+                }
+                let now = Instant::now();
+                if let Some(taken) = e.taken_warm {
+                    let ms = now.duration_since(taken).as_secs_f64() * 1e3;
+                    let (avg, last) = occupancy.entry(key.clone()).or_insert((ms, now));
+                    *avg = ewma(*avg, ms);
+                    *last = now;
+                } else if let Some((_, last)) = occupancy.get_mut(key) {
+                    *last = now;
+                }
+                // Straight to the first activation queued for it, if one still waits, unless an
+                // activation of another action has waited for memory since before that one came:
+                // then the container makes room for it.
+                if let Some(queue) = queued.get_mut(key) {
+                    while let Some(w) = queue.pop_front() {
+                        if w.tx.is_closed() {
+                            continue;
                         }
+                        if short_of_memory.first().is_some_and(|(t, _)| *t < w.arrived) {
+                            queue.push_front(w);
+                            make_room = true;
+                            break;
+                        }
+                        if w.tx.send(c.clone()).is_ok() {
+                            e.taken_warm = Some(Instant::now());
+                            return;
+                        }
+                    }
+                    if queue.is_empty() {
                         queued.remove(key);
                     }
                 }
+            }
+            if !make_room {
                 e.state = if active > 1 {
                     State::Busy { active: active - 1 }
                 } else {
@@ -580,11 +711,18 @@ impl Pool {
                     }
                 };
             }
-            drop(inner);
-            self.changed.notify_waiters();
-        } else {
-            self.discard(c);
         }
+        if make_room {
+            if let Some(e) = inner.entries.remove(&c.id) {
+                inner.used_mb -= e.container.memory_mb;
+            }
+            drop(inner);
+            let (docker, id) = (self.docker.clone(), c.id.clone());
+            tokio::spawn(async move { docker.remove(&id).await });
+        } else {
+            drop(inner);
+        }
+        self.changed.notify_waiters();
     }
 
     /// Removes a container from the pool and from Docker.
@@ -725,10 +863,174 @@ fn parse_mb(s: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn stem_cell_memory_reads_as_megabytes() {
         assert_eq!(super::parse_mb("256 MB"), Some(256));
         assert_eq!(super::parse_mb("128m"), Some(128));
         assert_eq!(super::parse_mb("lots"), None);
+    }
+
+    /// A pool of `memory_mb` on an engine that is not there (a cold start fails at once), which
+    /// weighs queueing from the first busy container on.
+    fn pool(memory_mb: i64) -> Arc<Pool> {
+        let config = InvokerConfig {
+            user_memory_mb: memory_mb,
+            prewarm: false,
+            ..InvokerConfig::default()
+        };
+        Arc::new(Pool {
+            cores: 1,
+            config,
+            docker: Docker::unreachable(),
+            inner: Mutex::new(Inner {
+                cold_ms: 500.0,
+                ..Inner::default()
+            }),
+            changed: Notify::new(),
+        })
+    }
+
+    fn want(action: &str) -> Want {
+        Want {
+            key: WarmKey {
+                namespace: "guest".into(),
+                action: action.into(),
+                revision: "1".into(),
+            },
+            kind: "nodejs:20".into(),
+            image: "owl/action-nodejs-v20:latest".into(),
+            memory_mb: 256,
+            may_use_prewarm: false,
+            concurrency: 1,
+        }
+    }
+
+    /// A container of `action`, initialized and running an activation taken warm.
+    fn busy(pool: &Pool, id: &str, action: &str) -> Arc<Container> {
+        let started = crate::docker::Started {
+            id: id.into(),
+            addr: "127.0.0.1:9".parse().unwrap(),
+            logs: tokio::sync::mpsc::unbounded_channel().1,
+        };
+        let c = Arc::new(Container::new(started, 256, "nodejs:20"));
+        c.initialized(Init::Done);
+        let mut entry = Entry::new(
+            c.clone(),
+            Some(want(action).key),
+            State::Busy { active: 1 },
+            1,
+        );
+        entry.taken_warm = Some(Instant::now());
+        let mut inner = pool.lock();
+        inner.entries.insert(id.into(), entry);
+        inner.used_mb += 256;
+        c
+    }
+
+    /// How long a container of `action` is held, as the pool has measured it.
+    fn occupancy(pool: &Pool, action: &str, ms: f64) {
+        pool.lock()
+            .occupancy
+            .insert(want(action).key, (ms, Instant::now()));
+    }
+
+    type Acquired = tokio::task::JoinHandle<Result<(Arc<Container>, Start), DockerError>>;
+
+    /// Starts an activation of `action` asking for a container, and lets it reach its decision.
+    async fn arrive(pool: &Arc<Pool>, action: &str) -> Acquired {
+        let (pool, want) = (pool.clone(), want(action));
+        let task = tokio::spawn(async move { pool.acquire(&want).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        task
+    }
+
+    async fn served(task: &mut Acquired) -> Option<Result<(Arc<Container>, Start), DockerError>> {
+        tokio::time::timeout(Duration::from_millis(500), task)
+            .await
+            .ok()
+            .map(|joined| joined.expect("acquire does not panic"))
+    }
+
+    #[tokio::test]
+    async fn an_activation_that_found_every_container_busy_gets_one_before_those_that_came_later() {
+        let pool = pool(512);
+        let (c1, c2) = (busy(&pool, "c1", "a"), busy(&pool, "c2", "a"));
+        // Held so long that queueing looks worse than a cold start, for which there is no memory.
+        occupancy(&pool, "a", 10_000.0);
+        let mut first = arrive(&pool, "a").await;
+        // Then held briefly: those who come now queue for the busy containers.
+        occupancy(&pool, "a", 1.0);
+        let mut second = arrive(&pool, "a").await;
+        let mut third = arrive(&pool, "a").await;
+
+        pool.release(&c1, true);
+        let (c, start) = served(&mut first).await.expect("served").unwrap();
+        assert_eq!((c.id.as_str(), start), ("c1", Start::Warm));
+        assert!(served(&mut second).await.is_none(), "the second waits");
+
+        pool.release(&c2, true);
+        let (c, _) = served(&mut second).await.expect("served").unwrap();
+        assert_eq!(c.id, "c2");
+        pool.release(&c, true);
+        let (c, _) = served(&mut third).await.expect("served").unwrap();
+        assert_eq!(c.id, "c2");
+    }
+
+    #[tokio::test]
+    async fn memory_freed_by_a_busy_action_goes_first_to_another_action_that_waited_longer() {
+        let pool = pool(512);
+        let (c1, c2) = (busy(&pool, "c1", "a"), busy(&pool, "c2", "a"));
+        occupancy(&pool, "a", 1.0);
+        let mut other = arrive(&pool, "b").await;
+        let mut queued = arrive(&pool, "a").await;
+
+        // The container released is removed to make room, and `b` starts one: on this engine,
+        // that fails at once, which shows it tried.
+        pool.release(&c1, true);
+        let started = served(&mut other).await.expect("b decided");
+        assert!(started.is_err(), "b started a container");
+        assert!(served(&mut queued).await.is_none(), "a's queue waits");
+        assert!(!pool.lock().entries.contains_key("c1"));
+
+        pool.release(&c2, true);
+        let (c, _) = served(&mut queued).await.expect("served").unwrap();
+        assert_eq!(c.id, "c2");
+    }
+
+    #[tokio::test]
+    async fn with_as_many_cold_starts_under_way_as_cores_an_activation_queues_for_its_action() {
+        let pool = pool(2048);
+        // One start under way (the pool has one core) for an action never run before.
+        *pool.lock().starting.entry(want("a").key).or_default() += 1;
+        let mut queued = arrive(&pool, "a").await;
+        assert!(served(&mut queued).await.is_none(), "queued, not started");
+
+        // The start ends, its activation runs and gives the container back.
+        let mut inner = pool.lock();
+        inner.started(&want("a").key);
+        drop(inner);
+        let c = busy(&pool, "c1", "a");
+        pool.release(&c, true);
+        let (c, start) = served(&mut queued).await.expect("served").unwrap();
+        assert_eq!((c.id.as_str(), start), ("c1", Start::Warm));
+
+        // With none under way, an action's first activation starts a container (here: fails to).
+        let mut other = arrive(&pool, "b").await;
+        assert!(served(&mut other).await.expect("decided").is_err());
+    }
+
+    #[tokio::test]
+    async fn with_no_one_waiting_for_memory_a_released_container_goes_to_its_own_queue() {
+        let pool = pool(512);
+        let c1 = busy(&pool, "c1", "a");
+        busy(&pool, "c2", "a");
+        occupancy(&pool, "a", 1.0);
+        let mut queued = arrive(&pool, "a").await;
+        pool.release(&c1, true);
+        let (c, start) = served(&mut queued).await.expect("served").unwrap();
+        assert_eq!((c.id.as_str(), start), ("c1", Start::Warm));
+        assert_eq!(pool.lock().used_mb, 512);
     }
 }
