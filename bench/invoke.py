@@ -26,7 +26,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OWL = os.path.join(ROOT, "target", "release", "owl")
+OWL = os.environ.get("OWL_BIN") or os.path.join(ROOT, "target", "release", "owl")
 KEY = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
 AUTH = "Basic " + base64.b64encode(KEY.encode()).decode()
 INVOKER = f"bench{os.getpid()}"

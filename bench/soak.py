@@ -7,11 +7,14 @@ throttles lifted), warms a no-op Node.js action, then for S seconds (at most 600
 every 10 s: a probe's latency (one blocking invoke on a connection of its own every 100 ms:
 p50/p99/max in the window), Owl's RSS and its open file descriptors. At the end it prints wrk's
 figures over the whole run: requests, rate, p50, p99, p99.9, max and non-2xx answers.
-With --close every request comes on a new connection (`Connection: close`), as from clients that
+With --cold the load meets an action never run before: C blocking invokes of it at once, each
+timed (the containers start under them), then the soak on what that burst left warm. (wrk's own
+percentiles correct for coordinated omission: a request held 1 s while the others took 6 ms counts
+as the ~170 requests an open-loop client would have seen held, so the burst is timed apart.) With --close every request comes on a new connection (`Connection: close`), as from clients that
 do not keep connections alive. It also prints what the kernel counted meanwhile (listen queue
 overflows, SYN retransmits, TCP timeouts): a request held for a second or more with Owl idle is a
 lost packet waiting for TCP's retransmit timer, and these counters tell one from the other.
-Figures only, no assertions. Usage: bench/soak.py [--seconds S] [--clients C] [--close]
+Figures only, no assertions. Usage: bench/soak.py [--seconds S] [--clients C] [--cold] [--close]
 """
 import argparse
 import os
@@ -31,11 +34,22 @@ wrk.headers["Authorization"] = "%s"
 wrk.headers["Content-Type"] = "application/json"
 %s
 wrk.path = "/api/v1/namespaces/_/actions/soak?blocking=true&result=true"
+-- How many requests took longer than `us`: the percentile where latency crosses it, found by halving.
+over = function(latency, n, us)
+  if latency.max <= us then return 0 end
+  local lo, hi = 0, 100
+  for _ = 1, 60 do
+    local mid = (lo + hi) / 2
+    if latency:percentile(mid) > us then hi = mid else lo = mid end
+  end
+  return math.floor(n * (100 - hi) / 100 + 0.5)
+end
 done = function(summary, latency, requests)
-  io.write(string.format("SOAK requests=%%d errors=%%d non2xx=%%d p50=%%d p99=%%d p999=%%d p9999=%%d max=%%d\\n",
+  io.write(string.format("SOAK requests=%%d errors=%%d non2xx=%%d p50=%%d p99=%%d p999=%%d p9999=%%d max=%%d over1s=%%d over2s=%%d\\n",
     summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.errors.status, latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
-    latency:percentile(99.99), latency.max))
+    latency:percentile(99.99), latency.max, over(latency, summary.requests, 1000000),
+    over(latency, summary.requests, 2000000)))
 end
 """
 
@@ -70,6 +84,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=180)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--close", action="store_true", help="a new connection for every request")
+    ap.add_argument("--cold", action="store_true", help="no warm-up: the load starts on a fresh action")
     a = ap.parse_args()
     seconds = max(10, min(a.seconds, 600))
     data = tempfile.mkdtemp(prefix="owl-soak-")
@@ -84,11 +99,24 @@ def main():
         port = int(owl.stdout.readline().rsplit(":", 1)[1])
         conn = base.Conn(port)
         base.create(conn, "soak", "nodejs:20", base.NOOP_JS)
-        for _ in range(200):
-            base.invoke(conn, "soak")
+        if a.cold:
+            burst = [0.0] * a.clients
+
+            def first(i):
+                burst[i] = base.timed(lambda: base.invoke(base.Conn(port), "soak"))
+
+            threads = [threading.Thread(target=first, args=(i,)) for i in range(a.clients)]
+            [t.start() for t in threads]
+            [t.join() for t in threads]
+            burst.sort()
+            print(f"  {a.clients} invokes at once of the fresh action: fastest {base.ms(burst[0])}, median "
+                  f"{base.ms(base.pct(burst, 50))}, slowest {base.ms(burst[-1])}")
+        else:
+            for _ in range(200):
+                base.invoke(conn, "soak")
         idle_rss, idle_fds = base.rss_mib(owl.pid), open_fds(owl.pid)
         print(f"owl standalone (release) pid {owl.pid}; {seconds} s of blocking invokes from {a.clients} wrk "
-              f"{'clients, a new connection per request' if a.close else 'connections'}; load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+              f"{'clients, a new connection per request' if a.close else 'connections'}{', no warm-up' if a.cold else ''}; load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"  idle: RSS {idle_rss:.1f} MiB, {idle_fds} open fds")
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write(WRK_SCRIPT % (base.AUTH, 'wrk.headers["Connection"] = "close"' if a.close else ""))
@@ -130,7 +158,7 @@ def main():
         us = lambda k: f"{int(f[k]) / 1000:.2f} ms"  # noqa: E731
         print(f"  whole run (wrk): {int(f['requests'])} requests, {int(f['requests']) / seconds:.0f}/s, "
               f"p50 {us('p50')}, p99 {us('p99')}, p99.9 {us('p999')}, p99.99 {us('p9999')}, max {us('max')}; "
-              f"{f['non2xx']} non-2xx, {f['errors']} socket errors")
+              f"{f['over1s']} over 1 s, {f['over2s']} over 2 s; {f['non2xx']} non-2xx, {f['errors']} socket errors")
         tcp_after = tcp_counters()
         print("  TCP meanwhile (whole machine): " + ", ".join(
             f"{k} {tcp_after[k] - tcp_before.get(k, 0)}" for k in TCP_COUNTERS if k in tcp_after))
