@@ -1008,9 +1008,7 @@ mod tests {
         assert!(served(&mut queued).await.is_none(), "queued, not started");
 
         // The start ends, its activation runs and gives the container back.
-        let mut inner = pool.lock();
-        inner.started(&want("a").key);
-        drop(inner);
+        pool.lock().started(&want("a").key);
         let c = busy(&pool, "c1", "a");
         pool.release(&c, true);
         let (c, start) = served(&mut queued).await.expect("served").unwrap();
