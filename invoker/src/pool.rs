@@ -19,7 +19,7 @@
 //! action has none, waits for memory.
 //!
 //! A cold start is also weighed against the starts under way: with as many as the machine has
-//! cores, an activation of an action with a container starting or busy queues for it instead
+//! cores, an activation of an action with a container of its own among them queues for it instead
 //! (starts share the CPU: twelve at once on two cores took 1.5 to 3.8 s each, where two take half
 //! a second and then serve the others in turn).
 //!
@@ -524,20 +524,22 @@ impl Pool {
             }
         }
         // As many cold starts under way (started, or initializing) as cores: one more would only
-        // slow them all (they share the CPU, and a start is mostly CPU), where a container of the action being started or
-        // running will be free sooner. The burst that meets a fresh action then waits for its
+        // slow them all (they share the CPU, and a start is mostly CPU), where the action's own
+        // container being started will be free sooner (not one merely busy: that may run for
+        // minutes). The burst that meets a fresh action then waits for its
         // first containers instead of starting one each (at 12 at once on 2 cores, each start
         // took 1.5 to 3.8 s).
+        let initializing = |e: &Entry| {
+            matches!(e.state, State::Busy { .. }) && e.container.init_state() == Init::Pending
+        };
         let starting = inner.starting.values().sum::<usize>()
-            + inner
+            + inner.entries.values().filter(|e| initializing(e)).count();
+        let own_starting = inner.starting.contains_key(&want.key)
+            || inner
                 .entries
                 .values()
-                .filter(|e| {
-                    matches!(e.state, State::Busy { .. })
-                        && e.container.init_state() == Init::Pending
-                })
-                .count();
-        if want.concurrency <= 1 && starting >= self.cores && Self::has_own(&inner, &want.key) {
+                .any(|e| e.key.as_ref() == Some(&want.key) && initializing(e));
+        if want.concurrency <= 1 && starting >= self.cores && own_starting {
             let budget = Duration::from_secs_f64(inner.cold_ms / 1e3);
             return Decision::Queue(Self::enqueue(&mut inner, &want.key, arrived), budget);
         }
@@ -1017,6 +1019,17 @@ mod tests {
         // With none under way, an action's first activation starts a container (here: fails to).
         let mut other = arrive(&pool, "b").await;
         assert!(served(&mut other).await.expect("decided").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_start_under_way_for_another_action_does_not_hold_one_back_behind_a_busy_container() {
+        let pool = pool(2048);
+        *pool.lock().starting.entry(want("b").key).or_default() += 1;
+        // `a`'s one container is busy, perhaps for minutes: `a` starts another (here: fails to).
+        busy(&pool, "c1", "a");
+        occupancy(&pool, "a", 60_000.0);
+        let mut next = arrive(&pool, "a").await;
+        assert!(served(&mut next).await.expect("decided").is_err());
     }
 
     #[tokio::test]
