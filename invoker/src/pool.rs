@@ -526,9 +526,10 @@ impl Pool {
         // As many cold starts under way (started, or initializing) as cores: one more would only
         // slow them all (they share the CPU, and a start is mostly CPU), where the action's own
         // container being started will be free sooner (not one merely busy: that may run for
-        // minutes). The burst that meets a fresh action then waits for its
-        // first containers instead of starting one each (at 12 at once on 2 cores, each start
-        // took 1.5 to 3.8 s).
+        // minutes). The burst that meets a fresh action then waits for its first containers
+        // instead of starting one each (12 at once on 2 cores took 1.5 to 3.8 s each). A start
+        // that fails frees its queue when the queue's wait runs out; an `/init` that fails, at
+        // once (the container is discarded).
         let initializing = |e: &Entry| {
             matches!(e.state, State::Busy { .. }) && e.container.init_state() == Init::Pending
         };
