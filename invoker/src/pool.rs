@@ -541,8 +541,7 @@ impl Pool {
                 .values()
                 .any(|e| e.key.as_ref() == Some(&want.key) && initializing(e));
         if want.concurrency <= 1 && starting >= self.cores && own_starting {
-            let budget = Duration::from_secs_f64(inner.cold_ms / 1e3);
-            return Decision::Queue(Self::enqueue(&mut inner, &want.key, arrived), budget);
+            return Self::enqueue(&mut inner, &want.key, arrived);
         }
         if inner.used_mb + want.memory_mb <= self.config.user_memory_mb {
             tracing::debug!(action = %want.key.action, queued_first = !may_queue, "cold start");
@@ -568,8 +567,7 @@ impl Pool {
         // that arrived later (waiting for any change instead, it would lose each container to the
         // queue, for as long as the queue never empties).
         if want.concurrency <= 1 && Self::has_own(&inner, &want.key) {
-            let budget = Duration::from_secs_f64(inner.cold_ms / 1e3);
-            return Decision::Queue(Self::enqueue(&mut inner, &want.key, arrived), budget);
+            return Self::enqueue(&mut inner, &want.key, arrived);
         }
         inner.tickets += 1;
         let p = (arrived, inner.tickets);
@@ -588,17 +586,14 @@ impl Pool {
     }
 
     /// Queues an activation that arrived at `arrived` for the next container of `key` released,
-    /// behind those that arrived before it.
-    fn enqueue(
-        inner: &mut Inner,
-        key: &WarmKey,
-        arrived: Instant,
-    ) -> oneshot::Receiver<Arc<Container>> {
+    /// behind those that arrived before it, for as long as a cold start takes (then it decides
+    /// again, unless the queue moved meanwhile).
+    fn enqueue(inner: &mut Inner, key: &WarmKey, arrived: Instant) -> Decision {
         let (tx, rx) = oneshot::channel();
         let q = inner.queued.entry(key.clone()).or_default();
         let at = q.partition_point(|w| w.arrived <= arrived);
         q.insert(at, Queued { arrived, tx });
-        rx
+        Decision::Queue(rx, Duration::from_secs_f64(inner.cold_ms / 1e3))
     }
 
     /// Has a container of the action come back since `t`?
@@ -642,8 +637,7 @@ impl Pool {
         if wait_ms >= start_ms {
             return None;
         }
-        let rx = Self::enqueue(inner, &want.key, arrived);
-        Some(Decision::Queue(rx, Duration::from_secs_f64(start_ms / 1e3)))
+        Some(Self::enqueue(inner, &want.key, arrived))
     }
 
     /// Gives a container back: warm for its action when `keep` (idle once its last activation is
